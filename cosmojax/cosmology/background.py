@@ -1,0 +1,135 @@
+"""Background expansion and distances for w0/wa dark energy with curvature.
+
+.. math::
+
+    E^2(a) = \\Omega_m a^{-3} + \\Omega_k a^{-2} + \\Omega_{de}\\, a^{-3(1+w_0+w_a)}
+             e^{-3 w_a (1-a)}
+
+Distances are in Mpc/h; the Hubble distance c/H0 is 2997.92458 Mpc/h.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from cosmojax.cosmology.parameters import as_float_array, check_cosmology, check_scale_factor
+
+#: c / (100 km/s/Mpc) in Mpc, i.e. the Hubble distance in Mpc/h.
+HUBBLE_DISTANCE = 2997.92458
+
+# Gauss-Legendre nodes for the line-of-sight integrals; the integrand is smooth in ln a.
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(96)
+
+
+def dark_energy_density(cosmo, a):
+    """Dark-energy density relative to today, rho_de(a) / rho_de(1) (dimensionless).
+
+    ``a``: scale factor, any shape. jit, vmap and grad safe.
+    """
+    w_sum = 1.0 + cosmo.w0 + cosmo.wa
+    return jnp.exp(-3.0 * w_sum * jnp.log(a) - 3.0 * cosmo.wa * (1.0 - a))
+
+
+def dark_energy_w(cosmo, a):
+    """Equation of state w(a) = w0 + wa (1 - a). jit, vmap and grad safe."""
+    return cosmo.w0 + cosmo.wa * (1.0 - a)
+
+
+def _e2(cosmo, a):
+    return cosmo.Omega_m / a**3 + cosmo.Omega_k / a**2 + cosmo.Omega_de * dark_energy_density(cosmo, a)
+
+
+def hubble(cosmo, a):
+    """Dimensionless Hubble rate E(a) = H(a) / H0.
+
+    Parameters
+    ----------
+    cosmo : Cosmology
+    a : array, any shape, scale factor > 0
+
+    Returns
+    -------
+    array, shape of ``a``. jit, vmap and grad safe (in ``cosmo`` and ``a``).
+    """
+    check_cosmology(cosmo)
+    check_scale_factor("a", a)
+    a = as_float_array(a)
+    return jnp.sqrt(_e2(cosmo, a))
+
+
+def dlnhubble_dlna(cosmo, a):
+    """Logarithmic derivative d ln E / d ln a (dimensionless), shape of ``a``.
+
+    jit, vmap and grad safe.
+    """
+    a = as_float_array(a)
+    de = cosmo.Omega_de * dark_energy_density(cosmo, a) * (-3.0 * (1.0 + dark_energy_w(cosmo, a)))
+    de2_dlna = -3.0 * cosmo.Omega_m / a**3 - 2.0 * cosmo.Omega_k / a**2 + de
+    return 0.5 * de2_dlna / _e2(cosmo, a)
+
+
+def omega_m_a(cosmo, a):
+    """Matter density parameter at ``a``: Omega_m a^-3 / E^2(a). jit, vmap and grad safe."""
+    a = as_float_array(a)
+    return cosmo.Omega_m / a**3 / _e2(cosmo, a)
+
+
+def comoving_distance(cosmo, a):
+    """Line-of-sight comoving distance to scale factor ``a``, Mpc/h.
+
+    .. math:: \\chi(a) = \\frac{c}{H_0} \\int_a^1 \\frac{da'}{a'^2 E(a')}
+
+    evaluated by 96-point Gauss-Legendre quadrature in ln a (relative error < 1e-10 in
+    float64 for 1e-3 <= a <= 1).
+
+    Parameters
+    ----------
+    cosmo : Cosmology
+    a : array, any shape, 0 < a (a > 1 gives negative distances)
+
+    Returns
+    -------
+    array, shape of ``a``, Mpc/h. jit, vmap and grad safe.
+    """
+    check_cosmology(cosmo)
+    check_scale_factor("a", a)
+    a = as_float_array(a)
+    lna = jnp.log(a)[..., None]
+    t = jnp.asarray(_GL_NODES, dtype=a.dtype)
+    w = jnp.asarray(_GL_WEIGHTS, dtype=a.dtype)
+    u = 0.5 * lna * (1.0 - t)  # from ln a (t = -1) to 0 (t = 1)
+    ap = jnp.exp(u)
+    integrand = 1.0 / (ap * jnp.sqrt(_e2(cosmo, ap)))
+    return HUBBLE_DISTANCE * (-0.5 * lna[..., 0]) * jnp.sum(w * integrand, axis=-1)
+
+
+def _sinn_ratio(x):
+    """S(x) = sinh(sqrt x)/sqrt x for x > 0, sin(sqrt -x)/sqrt -x for x < 0, smooth at 0."""
+    small = jnp.abs(x) < 1e-4
+    xp = jnp.where(x > 1e-4, x, 1.0)
+    xn = jnp.where(x < -1e-4, -x, 1.0)
+    pos = jnp.sinh(jnp.sqrt(xp)) / jnp.sqrt(xp)
+    neg = jnp.sin(jnp.sqrt(xn)) / jnp.sqrt(xn)
+    series = 1.0 + x / 6.0 + x * x / 120.0
+    return jnp.where(small, series, jnp.where(x > 0, pos, neg))
+
+
+def transverse_comoving_distance(cosmo, a):
+    """Transverse comoving distance f_K(chi), Mpc/h; equals ``comoving_distance`` when flat.
+
+    Shape of ``a``. jit, vmap and grad safe (including through Omega_k = 0).
+    """
+    chi = comoving_distance(cosmo, a)
+    x = cosmo.Omega_k * (chi / HUBBLE_DISTANCE) ** 2
+    return chi * _sinn_ratio(x)
+
+
+def angular_diameter_distance(cosmo, a):
+    """Angular diameter distance a f_K(chi), Mpc/h, shape of ``a``. jit, vmap and grad safe."""
+    return as_float_array(a) * transverse_comoving_distance(cosmo, a)
+
+
+def luminosity_distance(cosmo, a):
+    """Luminosity distance f_K(chi) / a, Mpc/h, shape of ``a``. jit, vmap and grad safe."""
+    return transverse_comoving_distance(cosmo, a) / as_float_array(a)

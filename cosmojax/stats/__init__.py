@@ -1,0 +1,8 @@
+"""Summary statistics: power spectra and n-point counts.
+
+Users write ``cosmojax.stats.power_spectrum``; the modules behind are private detail.
+"""
+
+from cosmojax.stats.power_spectrum import PowerSpectrum, default_kedges, power_multipoles, power_spectrum
+
+__all__ = ["PowerSpectrum", "default_kedges", "power_spectrum", "power_multipoles"]
