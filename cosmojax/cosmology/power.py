@@ -26,7 +26,7 @@ from cosmojax.cosmology.transfer import eisenstein_hu, eisenstein_hu_nowiggle
 
 # Integration grid for sigma(R): uniform in ln k, where the trapezoid rule is spectrally
 # accurate for integrands that vanish at both ends.
-_LNK = np.linspace(np.log(1e-5), np.log(1e3), 4096)
+_LNK = np.linspace(np.log(1e-5), np.log(1e3), 2048)
 
 
 class PowerTable(NamedTuple):
