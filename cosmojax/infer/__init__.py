@@ -1,0 +1,55 @@
+"""Inference: ABC, NUTS with numpyro or blackjax, likelihoods and Fisher forecasts.
+
+Every forward model in cosmojax is a differentiable JAX function, so the same model feeds
+ABC (through simulations), NUTS (through its log density and gradient) and Fisher
+forecasts (through its Jacobian).
+"""
+
+from cosmojax.infer.abc import (
+    ABCResult,
+    PMCAlgorithm,
+    PMCInfo,
+    PMCState,
+    effective_sample_size,
+    make_distance,
+    pmc_abc,
+    rejection_abc,
+    run_pmc_abc,
+)
+from cosmojax.infer.diagnostics import chain_diagnostics, max_rhat, min_ess
+from cosmojax.infer.fisher import fisher_matrix, gaussian_field_fisher, marginal_errors
+from cosmojax.infer.likelihoods import (
+    gaussian_log_likelihood,
+    hartlap_factor,
+    precision_from_simulations,
+    sample_covariance,
+    sellentin_heavens_log_likelihood,
+)
+from cosmojax.infer.mcmc import MCMCResult, nuts_blackjax, nuts_chain, nuts_numpyro
+
+__all__ = [
+    "ABCResult",
+    "PMCAlgorithm",
+    "PMCInfo",
+    "PMCState",
+    "effective_sample_size",
+    "make_distance",
+    "rejection_abc",
+    "pmc_abc",
+    "run_pmc_abc",
+    "chain_diagnostics",
+    "max_rhat",
+    "min_ess",
+    "fisher_matrix",
+    "gaussian_field_fisher",
+    "marginal_errors",
+    "sample_covariance",
+    "hartlap_factor",
+    "precision_from_simulations",
+    "gaussian_log_likelihood",
+    "sellentin_heavens_log_likelihood",
+    "MCMCResult",
+    "nuts_numpyro",
+    "nuts_blackjax",
+    "nuts_chain",
+]

@@ -1,0 +1,74 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cosmojax.infer import effective_sample_size, make_distance, pmc_abc, rejection_abc, run_pmc_abc
+
+# Toy: 10 draws from N(mu, 1), summary = sample mean; flat prior on [-5, 5].
+# The exact posterior is N(xbar, 1/10).
+N_DATA = 10
+XBAR = 0.7
+
+
+def simulator(key, theta):
+    return jnp.mean(theta[0] + jax.random.normal(key, (N_DATA,)))[None]
+
+
+def prior_sample(key, n):
+    return jax.random.uniform(key, (n, 1), minval=-5.0, maxval=5.0)
+
+
+def prior_log_prob(theta):
+    inside = jnp.all(jnp.abs(theta) <= 5.0)
+    return jnp.where(inside, -jnp.log(10.0), -jnp.inf)
+
+
+def test_rejection_abc_recovers_the_analytic_posterior():
+    res = rejection_abc(jax.random.key(0), simulator, prior_sample, jnp.array([XBAR]), n_simulations=40_000, quantile=0.02)
+    assert res.samples.shape == (800, 1)
+    mean = float(jnp.mean(res.samples))
+    std = float(jnp.std(res.samples))
+    assert mean == pytest.approx(XBAR, abs=0.05)
+    # the tolerance widens the posterior a little: var = 1/10 + eps^2 / 3
+    expected = np.sqrt(0.1 + float(res.epsilon) ** 2 / 3)
+    assert std == pytest.approx(expected, rel=0.1)
+    assert float(res.ess) == pytest.approx(800)
+    assert float(jnp.max(res.distances)) == pytest.approx(float(res.epsilon))
+
+
+def test_pmc_abc_shrinks_the_tolerance_and_matches_the_posterior():
+    algo = pmc_abc(simulator, prior_sample, prior_log_prob, jnp.array([XBAR]), n_particles=500, quantile=0.5, batch_size=512)
+    result, infos = run_pmc_abc(jax.random.key(1), algo, n_rounds=6, progress=False)
+    eps = [float(i.epsilon) for i in infos]
+    assert all(b < a for a, b in zip(eps, eps[1:]))
+    assert all(bool(i.filled) for i in infos)
+    w = np.asarray(result.weights)
+    x = np.asarray(result.samples[:, 0])
+    mean = np.sum(w * x)
+    std = np.sqrt(np.sum(w * (x - mean) ** 2))
+    assert mean == pytest.approx(XBAR, abs=0.06)
+    assert std == pytest.approx(np.sqrt(0.1 + eps[-1] ** 2 / 3), rel=0.15)
+    assert float(result.ess) > 150
+    assert int(result.n_simulations) > 2000
+    assert w.sum() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_distance_with_a_metric_and_ess():
+    d = make_distance(jnp.array([1.0, 2.0]), metric=jnp.diag(jnp.array([4.0, 1.0])))
+    assert float(d(jnp.array([2.0, 2.0]))) == pytest.approx(2.0)
+    assert float(effective_sample_size(jnp.array([1.0, 1.0, 0.0, 0.0]))) == pytest.approx(2.0)
+
+
+def test_bad_abc_inputs_raise():
+    obs = jnp.array([0.0])
+    with pytest.raises(ValueError, match="quantile must be in"):
+        rejection_abc(jax.random.key(0), simulator, prior_sample, obs, n_simulations=100, quantile=0.0)
+    with pytest.raises(ValueError, match="n_simulations must be a positive int"):
+        rejection_abc(jax.random.key(0), simulator, prior_sample, obs, n_simulations=0)
+    with pytest.raises(ValueError, match="observed contains NaN"):
+        rejection_abc(jax.random.key(0), simulator, prior_sample, jnp.array([jnp.nan]), n_simulations=10)
+    with pytest.raises(ValueError, match="metric must have shape"):
+        make_distance(obs, metric=jnp.eye(2))
+    with pytest.raises(ValueError, match="initial_simulations must be"):
+        pmc_abc(simulator, prior_sample, prior_log_prob, obs, n_particles=100, initial_simulations=50)
