@@ -26,6 +26,18 @@ from cosmojax.infer.likelihoods import (
     sellentin_heavens_log_likelihood,
 )
 from cosmojax.infer.mcmc import MCMCResult, nuts_blackjax, nuts_chain, nuts_numpyro
+from cosmojax.infer.neural_bias import (
+    NeuralBiasPosterior,
+    Sigma8Family,
+    find_map,
+    make_posterior,
+    matter_density,
+    numpyro_model,
+    poisson_log_likelihood,
+    posterior_rates,
+    sample_posterior,
+    sigma8_family,
+)
 
 __all__ = [
     "ABCResult",
@@ -52,4 +64,14 @@ __all__ = [
     "nuts_numpyro",
     "nuts_blackjax",
     "nuts_chain",
+    "Sigma8Family",
+    "sigma8_family",
+    "matter_density",
+    "poisson_log_likelihood",
+    "NeuralBiasPosterior",
+    "make_posterior",
+    "numpyro_model",
+    "find_map",
+    "sample_posterior",
+    "posterior_rates",
 ]
