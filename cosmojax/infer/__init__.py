@@ -17,6 +17,7 @@ from cosmojax.infer.abc import (
     run_pmc_abc,
 )
 from cosmojax.infer.diagnostics import chain_diagnostics, max_rhat, min_ess
+from cosmojax.infer.field_level import FieldPosterior, make_field_posterior, reconstruct_initial_conditions
 from cosmojax.infer.fisher import fisher_matrix, gaussian_field_fisher, marginal_errors
 from cosmojax.infer.likelihoods import (
     gaussian_log_likelihood,
@@ -74,4 +75,7 @@ __all__ = [
     "find_map",
     "sample_posterior",
     "posterior_rates",
+    "FieldPosterior",
+    "make_field_posterior",
+    "reconstruct_initial_conditions",
 ]

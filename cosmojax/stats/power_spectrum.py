@@ -183,3 +183,16 @@ def power_multipoles(
         raise ValueError(f"los must be a non-zero vector of {d} finite numbers; got {los!r}.")
     los = los / np.linalg.norm(los)
     return _binned_power(field, field2, box_size, kedges, compensate, ells, los, shot_noise)
+
+
+def cross_correlation(field, field2, box_size, *, kedges=None):
+    """Cross-correlation coefficient r(k) = P_12 / sqrt(P_11 P_22) of two meshes.
+
+    Parameters as in ``power_spectrum``. Returns a ``PowerSpectrum`` whose ``power`` is
+    r(k), dimensionless in [-1, 1]: 1 where the fields agree mode by mode up to a scale
+    factor. jit safe with static ``box_size`` and ``kedges``; differentiable.
+    """
+    p12 = power_spectrum(field, box_size, field2=field2, kedges=kedges)
+    p11 = power_spectrum(field, box_size, kedges=kedges).power
+    p22 = power_spectrum(field2, box_size, kedges=kedges).power
+    return PowerSpectrum(p12.k, p12.power / jnp.sqrt(p11 * p22), p12.n_modes)
