@@ -128,8 +128,10 @@ def linear_power(cosmo, k, a=1.0, transfer="eisenstein_hu"):
     check_positive("k", k)
     _check_transfer(transfer)
     k = as_float_array(k)
-    d = growth_factor(cosmo, a)
-    return _amplitude(cosmo, transfer) * _shape(cosmo, k, transfer) * d**2
+    shape = _amplitude(cosmo, transfer) * _shape(cosmo, k, transfer)
+    if isinstance(a, (int, float)) and a == 1.0:
+        return shape  # D(1) = 1 by definition: no growth ODE to solve
+    return shape * growth_factor(cosmo, a) ** 2
 
 
 def sigma_r(cosmo, r, a=1.0, transfer="eisenstein_hu"):

@@ -1,14 +1,93 @@
-"""Summary statistics: power spectra and n-point counts.
+"""Summary statistics: power spectra and exact n-point counts with their estimators.
 
-Users write ``cosmojax.stats.power_spectrum``; the modules behind are private detail.
+Users write ``cosmojax.stats.power_spectrum`` or ``cosmojax.stats.pair_counts``; the modules
+behind are private detail. Positions are (N, 3) arrays in Mpc/h, wavenumbers in h/Mpc.
 """
 
+from cosmojax.stats.estimators import (
+    analytic_rr,
+    analytic_rr_rppi,
+    analytic_rr_smu,
+    combine_catalogues,
+    correlation_function,
+    davis_peebles,
+    elementary_symmetric,
+    hamilton,
+    landy_szalay,
+    legendre_bin_weights,
+    marked_correlation,
+    marked_statistic,
+    natural,
+    neighbour_counts,
+    projected_correlation,
+    szapudi_szalay_3pcf,
+    szapudi_szalay_4pcf,
+    white_mark,
+    xi_multipoles,
+)
+from cosmojax.stats.pairs import (
+    PairCounts,
+    pair_counts,
+    pair_counts_rppi,
+    pair_counts_smu,
+    pair_plan,
+    smooth_pair_counts,
+)
 from cosmojax.stats.power_spectrum import (
     PowerSpectrum,
     cross_correlation,
     default_kedges,
+    expected_power,
     power_multipoles,
     power_spectrum,
 )
+from cosmojax.stats.quadruplets import QuadrupletCounts, quadruplet_counts
+from cosmojax.stats.threepcf_multipoles import ThreePCFMultipoles, random_multipole_norm, threepcf_multipoles
+from cosmojax.stats.triplets import TripletCounts, equilateral, isosceles, triplet_counts
 
-__all__ = ["PowerSpectrum", "default_kedges", "power_spectrum", "power_multipoles", "cross_correlation"]
+__all__ = [
+    # power spectra
+    "PowerSpectrum",
+    "default_kedges",
+    "power_spectrum",
+    "power_multipoles",
+    "cross_correlation",
+    "expected_power",
+    # pair counts
+    "PairCounts",
+    "pair_counts",
+    "pair_counts_smu",
+    "pair_counts_rppi",
+    "smooth_pair_counts",
+    "pair_plan",
+    # triplets and quadruplets
+    "TripletCounts",
+    "triplet_counts",
+    "equilateral",
+    "isosceles",
+    "QuadrupletCounts",
+    "quadruplet_counts",
+    "ThreePCFMultipoles",
+    "threepcf_multipoles",
+    "random_multipole_norm",
+    # estimators
+    "natural",
+    "davis_peebles",
+    "hamilton",
+    "landy_szalay",
+    "correlation_function",
+    "analytic_rr",
+    "analytic_rr_smu",
+    "analytic_rr_rppi",
+    "xi_multipoles",
+    "legendre_bin_weights",
+    "projected_correlation",
+    "marked_correlation",
+    "marked_statistic",
+    "neighbour_counts",
+    "white_mark",
+    "szapudi_szalay_3pcf",
+    "szapudi_szalay_4pcf",
+    "combine_catalogues",
+    "elementary_symmetric",
+]

@@ -196,3 +196,32 @@ def cross_correlation(field, field2, box_size, *, kedges=None):
     p11 = power_spectrum(field, box_size, kedges=kedges).power
     p22 = power_spectrum(field2, box_size, kedges=kedges).power
     return PowerSpectrum(p12.k, p12.power / jnp.sqrt(p11 * p22), p12.n_modes)
+
+
+def expected_power(power, mesh_shape: Sequence[int], box_size, *, kedges=None) -> PowerSpectrum:
+    """The expectation of ``power_spectrum`` for a field with spectrum ``power``.
+
+    Each bin's value is the mean of P(|k|) over the bin's modes (not P at the bin's mean
+    k), which is what the estimator measures on average, so it is the right model for
+    likelihoods of binned spectra.
+
+    Parameters
+    ----------
+    power : callable k -> P(k), h/Mpc -> (Mpc/h)^d
+    mesh_shape, box_size, kedges : as for the measured spectrum
+
+    Returns
+    -------
+    PowerSpectrum(k, power, n_modes). jit and grad safe in what ``power`` closes over.
+    """
+    shape = check_mesh_shape("mesh_shape", mesh_shape)
+    sizes = check_box_size("box_size", box_size, len(shape))
+    edges = default_kedges(shape, sizes) if kedges is None else check_edges("kedges", kedges, min_value=0.0)
+    index, weights, n_modes, k_mean, _, kmag = _binning(shape, sizes, edges)
+    n_bins = edges.size - 1
+    inside = index < n_bins
+    k_in = jnp.asarray(kmag[inside], dtype=jnp.result_type(float))
+    p = power(k_in)
+    sums = jax.ops.segment_sum(jnp.asarray(weights[inside], p.dtype) * p, jnp.asarray(index[inside]), num_segments=n_bins)
+    counts = jnp.asarray(np.where(n_modes > 0, n_modes, np.nan), p.dtype)
+    return PowerSpectrum(jnp.asarray(k_mean, p.dtype), sums / counts, jnp.asarray(n_modes, p.dtype))

@@ -1,0 +1,79 @@
+"""Argument checks and data arrangement shared by the n-point counters."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+from cosmojax._validate import (check_box_size, check_edges, check_finite, check_positions, check_positive,
+                                is_concrete)
+
+
+def check_catalogue(name: str, pos, weights, weights_name: str, box) -> None:
+    """Positions (N, 3) finite; weights (N,) finite; inside [0, L) when periodic."""
+    check_positions(name, pos, 3)
+    if weights is not None:
+        if np.ndim(weights) != 1 or np.shape(weights)[0] != np.shape(pos)[0]:
+            raise ValueError(f"{weights_name} must have shape ({np.shape(pos)[0]},) to match {name}; "
+                             f"got {np.shape(weights)}.")
+        check_finite(weights_name, weights)
+    if box is not None and is_concrete(pos):
+        p = np.asarray(pos, dtype=float)
+        if p.size and (np.any(p < 0) or np.any(p >= np.asarray(box))):
+            raise ValueError(f"{name} has points outside the periodic box [0, {box}); wrap them with "
+                             f"pos % box_size first.")
+
+
+def check_box(box_size, r_reach: float) -> tuple | None:
+    """Box side lengths (3 floats) or None; the largest separation must be <= L/2."""
+    if box_size is None:
+        return None
+    box = check_box_size("box_size", box_size, 3)
+    if r_reach > 0.5 * min(box) * (1 + 1e-12):
+        raise ValueError(f"the largest separation counted ({r_reach:g} Mpc/h) exceeds half the box "
+                         f"({0.5 * min(box):g} Mpc/h); minimum-image distances would be ambiguous, so lower "
+                         f"the last bin edge or use a larger box_size.")
+    return box
+
+
+def edges_arg(name: str, edges, *, min_value: float = 0.0, max_value: float | None = None) -> np.ndarray:
+    """Concrete strictly increasing edges within [min_value, max_value]."""
+    e = check_edges(name, edges, min_value=min_value)
+    if max_value is not None and e[-1] > max_value:
+        raise ValueError(f"{name} must end at <= {max_value}; got {e[-1]}.")
+    return e
+
+
+def check_width(name: str, width) -> float:
+    check_positive(name, width)
+    return float(width)
+
+
+def arrange(pos, weights, blocks):
+    """Gather a catalogue into blocks: positions (3, B, nb), weights (B, nb) zero on padding,
+    validity (B, nb) bool. Differentiable in ``pos`` and ``weights``.
+
+    The block index is the last axis, so a chunk of work items gathers to (..., C) arrays
+    whose innermost axis is the item axis: long and vectorisable even for small blocks.
+    """
+    idx = jnp.asarray(blocks.idx.T)
+    valid = jnp.asarray(blocks.valid.T)
+    pos = jnp.asarray(pos)
+    if not jnp.issubdtype(pos.dtype, jnp.floating):
+        pos = pos.astype(jnp.result_type(float))
+    if pos.shape[0] == 0:  # an empty catalogue: one dummy point, never valid
+        pos = jnp.zeros((1, 3), pos.dtype)
+        weights = None if weights is None else jnp.zeros(1, jnp.asarray(weights).dtype)
+    bpos = pos.T[:, idx]  # (3, B, nb)
+    if weights is None:
+        bw = valid.astype(pos.dtype)
+    else:
+        w = jnp.asarray(weights)
+        if not jnp.issubdtype(w.dtype, jnp.floating):
+            w = w.astype(pos.dtype)
+        bw = jnp.where(valid, w[idx], 0)
+    return bpos, bw, valid
+
+
+def host_positions(pos) -> np.ndarray:
+    return np.asarray(pos, dtype=np.float64).reshape(-1, 3)

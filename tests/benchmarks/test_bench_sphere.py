@@ -1,0 +1,29 @@
+"""The sphere benchmark runs with --quick and prints well-formed JSON lines."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "bench_sphere.py"
+
+
+def test_bench_sphere_quick():
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--nside", "8", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert [(r["nside"], r["pol"]) for r in rows] == [(8, False), (8, True)]
+    for row in rows:
+        assert row["backend"] in ("cpu", "gpu", "tpu")
+        assert row["machine"]["cpu_count"] >= 1
+        assert row["lmax"] == 23
+        for field in ("cosmojax_synthesis_s", "cosmojax_analysis_s", "healpy_synthesis_s", "healpy_analysis_s"):
+            assert row[field] > 0
+        assert row["synthesis_ratio"] == row["cosmojax_synthesis_s"] / row["healpy_synthesis_s"]
+        assert row["analysis_ratio"] == row["cosmojax_analysis_s"] / row["healpy_analysis_s"]
+        assert row["synthesis_max_rel_diff"] < 1e-4  # float32 against healpy's float64
