@@ -108,14 +108,17 @@ def _rate(values, slopes, seconds, lna):
     return dy / y
 
 
+def _factor(values, slopes, seconds, a):
+    """Hermite read of a growth factor, continued as a power law beyond the table."""
+    lna = jnp.log(as_float_array(a))
+    lna_in = jnp.clip(lna, _LNA0, _LNA0 + _DLNA * (_N_NODES - 1))
+    d = hermite_uniform(lna_in, _LNA0, _DLNA, values, slopes)
+    return d * jnp.exp(_rate(values, slopes, seconds, lna) * (lna - lna_in))
+
+
 def growth_factor_from_table(table: GrowthTable, a):
     """First-order growth D1(a) read from a ``GrowthTable``; shape of ``a``."""
-    a = as_float_array(a)
-    lna = jnp.log(a)
-    lna_in = jnp.clip(lna, _LNA0, _LNA0 + _DLNA * (_N_NODES - 1))
-    d = hermite_uniform(lna_in, _LNA0, _DLNA, table.d1, table.d1_prime)
-    f = _rate(table.d1, table.d1_prime, table.d1_second, lna)
-    return d * jnp.exp(f * (lna - lna_in))
+    return _factor(table.d1, table.d1_prime, table.d1_second, a)
 
 
 def growth_rate_from_table(table: GrowthTable, a):
@@ -125,12 +128,7 @@ def growth_rate_from_table(table: GrowthTable, a):
 
 def growth_factor_second_from_table(table: GrowthTable, a):
     """Second-order growth D2(a) (negative, ~ -3/7 D1^2) from a ``GrowthTable``."""
-    a = as_float_array(a)
-    lna = jnp.log(a)
-    lna_in = jnp.clip(lna, _LNA0, _LNA0 + _DLNA * (_N_NODES - 1))
-    d = hermite_uniform(lna_in, _LNA0, _DLNA, table.d2, table.d2_prime)
-    f = _rate(table.d2, table.d2_prime, table.d2_second, lna)
-    return d * jnp.exp(f * (lna - lna_in))
+    return _factor(table.d2, table.d2_prime, table.d2_second, a)
 
 
 def growth_rate_second_from_table(table: GrowthTable, a):

@@ -77,3 +77,33 @@ def arrange(pos, weights, blocks):
 
 def host_positions(pos) -> np.ndarray:
     return np.asarray(pos, dtype=np.float64).reshape(-1, 3)
+
+
+def tuple_count_setup(what: str, order: int, pos, edges, box_size, weights, labels, block_size, block_range):
+    """Checks and cell plan shared by the triplet (order 3) and quadruplet (order 4) counters.
+
+    Returns (edges, plan, data, n_bins, block_points, static) for ``_engine.execute``.
+    """
+    from cosmojax.stats import _cells
+
+    e = edges_arg("edges", edges)
+    box = check_box(box_size, e[-1])
+    check_catalogue("pos", pos, weights, "weights", box)
+    if not is_concrete(pos):
+        raise ValueError(f"{what} needs concrete positions (call it outside jit/grad over positions).")
+    if labels is not None:
+        lab = np.asarray(labels)
+        if lab.shape != (np.shape(pos)[0],) or not np.all((lab == 0) | (lab == 1)):
+            raise ValueError(f"labels must be an ({np.shape(pos)[0]},) array of 0 (data) and 1 (random).")
+    plan = _cells.build_plan([host_positions(pos)], order, e[-1], box, block_size, refine=1, block_range=block_range)
+    data = {"cat": arrange(pos, weights, plan.blocks[0])}
+    dtype = data["cat"][0].dtype
+    data["box"] = jnp.asarray(box if box is not None else (1.0, 1.0, 1.0), dtype)
+    data["e2"] = jnp.asarray(e**2, dtype)
+    if labels is not None:
+        blk = plan.blocks[0]
+        data["labels"] = jnp.asarray(np.where(blk.valid, np.asarray(labels)[blk.idx], 0).T, jnp.int32)
+    n = len(e) - 1
+    size = plan.blocks[0].idx.shape[1]
+    static = (box is not None, weights is not None, labels is not None, n)
+    return e, plan, data, n, size, static

@@ -17,9 +17,8 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import is_concrete
-from cosmojax.stats import _cells, _engine
-from cosmojax.stats._inputs import arrange, check_box, check_catalogue, edges_arg, host_positions
+from cosmojax.stats import _engine
+from cosmojax.stats._inputs import tuple_count_setup
 from cosmojax.stats.triplets import _side_bins, pair_masks
 
 # For each pair (p, q) of tetrahedron vertices, where its (B, B, C) array goes in (B, B, B, B, C).
@@ -119,26 +118,9 @@ def quadruplet_counts(pos, *, edges, box_size=None, weights=None, labels=None, c
     ``weights``; positions must be concrete (not jit-safe in positions).
     Cost grows as N * (neighbours within edges[-1])^3; keep catalogues or edges[-1] modest.
     """
-    e = edges_arg("edges", edges)
-    box = check_box(box_size, e[-1])
-    check_catalogue("pos", pos, weights, "weights", box)
-    if not is_concrete(pos):
-        raise ValueError("quadruplet_counts needs concrete positions (call it outside jit/grad over positions).")
-    if labels is not None:
-        lab = np.asarray(labels)
-        if lab.shape != (np.shape(pos)[0],) or not np.all((lab == 0) | (lab == 1)):
-            raise ValueError(f"labels must be an ({np.shape(pos)[0]},) array of 0 (data) and 1 (random).")
-    plan = _cells.build_plan([host_positions(pos)], 4, e[-1], box, block_size, refine=1, block_range=(4, 16))
-    data = {"cat": arrange(pos, weights, plan.blocks[0])}
-    dtype = data["cat"][0].dtype
-    data["box"] = jnp.asarray(box if box is not None else (1.0, 1.0, 1.0), dtype)
-    data["e2"] = jnp.asarray(e**2, dtype)
-    if labels is not None:
-        blk = plan.blocks[0]
-        data["labels"] = jnp.asarray(np.where(blk.valid, np.asarray(labels)[blk.idx], 0).T, jnp.int32)
-    n = len(e) - 1
-    size = plan.blocks[0].idx.shape[1]
-    static = (box is not None, weights is not None, labels is not None, n)
+    e, plan, data, n, size, static = tuple_count_setup(
+        "quadruplet_counts", 4, pos, edges, box_size, weights, labels, block_size, (4, 16)
+    )
     out = _engine.execute(_quadruplet_kernel, static, plan.items, np.full(4, plan.blocks[0].empty_block), data,
                           chunk_items=max(1, int(chunk_size) // size**4), tuple_volume=size**4, devices=devices)
     shape = ((5,) if labels is not None else ()) + (n,)

@@ -19,9 +19,8 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import is_concrete
-from cosmojax.stats import _cells, _engine
-from cosmojax.stats._inputs import arrange, check_box, check_catalogue, edges_arg, host_positions
+from cosmojax.stats import _engine
+from cosmojax.stats._inputs import tuple_count_setup
 from cosmojax.stats.pairs import _separation, histogram
 
 
@@ -114,26 +113,9 @@ def triplet_counts(pos, *, edges, box_size=None, weights=None, labels=None, chun
     Differentiable with respect to ``weights``; needs concrete positions (host-side cell
     decomposition), not jit-safe in positions. Bad input raises ValueError.
     """
-    e = edges_arg("edges", edges)
-    box = check_box(box_size, e[-1])
-    check_catalogue("pos", pos, weights, "weights", box)
-    if not is_concrete(pos):
-        raise ValueError("triplet_counts needs concrete positions (call it outside jit/grad over positions).")
-    if labels is not None:
-        lab = np.asarray(labels)
-        if lab.shape != (np.shape(pos)[0],) or not np.all((lab == 0) | (lab == 1)):
-            raise ValueError(f"labels must be an ({np.shape(pos)[0]},) array of 0 (data) and 1 (random).")
-    plan = _cells.build_plan([host_positions(pos)], 3, e[-1], box, block_size, refine=1, block_range=(4, 32))
-    data = {"cat": arrange(pos, weights, plan.blocks[0])}
-    dtype = data["cat"][0].dtype
-    data["box"] = jnp.asarray(box if box is not None else (1.0, 1.0, 1.0), dtype)
-    data["e2"] = jnp.asarray(e**2, dtype)
-    if labels is not None:
-        blk = plan.blocks[0]
-        data["labels"] = jnp.asarray(np.where(blk.valid, np.asarray(labels)[blk.idx], 0).T, jnp.int32)
-    n = len(e) - 1
-    size = plan.blocks[0].idx.shape[1]
-    static = (box is not None, weights is not None, labels is not None, n)
+    e, plan, data, n, size, static = tuple_count_setup(
+        "triplet_counts", 3, pos, edges, box_size, weights, labels, block_size, (4, 32)
+    )
     out = _engine.execute(_triplet_kernel, static, plan.items, np.full(3, plan.blocks[0].empty_block), data,
                           chunk_items=max(1, int(chunk_size) // size**3), tuple_volume=size**3, devices=devices)
     shape = ((4,) if labels is not None else ()) + (n, n, n)

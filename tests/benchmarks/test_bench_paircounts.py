@@ -1,17 +1,5 @@
-import json
-import os
-import subprocess
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def test_bench_paircounts_quick_runs_and_prints_json():
-    out = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "benchmarks", "bench_paircounts.py"), "--quick"],
-        capture_output=True, text=True, check=True, timeout=600,
-    )
-    records = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+def test_bench_paircounts_quick_runs_and_prints_json(run_benchmark):
+    records = run_benchmark("bench_paircounts.py", "--quick")
     machine = [r for r in records if r["bench"] == "machine"][0]
     assert machine["backend"] in ("cpu", "gpu", "tpu") and machine["threads"] >= 1
     pairs = [r for r in records if r["bench"] == "pair_counts"]

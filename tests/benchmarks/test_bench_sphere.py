@@ -1,22 +1,8 @@
 """The sphere benchmark runs with --quick and prints well-formed JSON lines."""
 
-import json
-import pathlib
-import subprocess
-import sys
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "bench_sphere.py"
-
-
-def test_bench_sphere_quick():
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--nside", "8", "--repeats", "1"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+def test_bench_sphere_quick(run_benchmark):
+    rows = [r for r in run_benchmark("bench_sphere.py", "--quick", "--nside", "8", "--repeats", "1") if "nside" in r]
     assert [(r["nside"], r["pol"]) for r in rows] == [(8, False), (8, True)]
     for row in rows:
         assert row["backend"] in ("cpu", "gpu", "tpu")

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosmojax.cosmology import Cosmology, growth_factor, hubble, linear_power, planck2018
+from cosmojax.cosmology import growth_factor, hubble, linear_power, planck2018
 
 
 def test_planck2018_matches_published_densities():

@@ -7,7 +7,7 @@ from cosmojax.cosmology import planck2018
 from cosmojax.infer.field_level import make_field_posterior, reconstruct_initial_conditions
 from cosmojax.sims import white_noise
 from cosmojax.sims.config import SimConfig
-from cosmojax.stats import cross_correlation, default_kedges
+from cosmojax.stats import cross_correlation
 
 COSMO = planck2018()
 

@@ -4,10 +4,15 @@ covariance -> NUTS posterior of (sigma8, Omega_c) that covers the truth."""
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from cosmojax.cosmology import linear_power, planck2018
-from cosmojax.infer import nuts_blackjax, precision_from_simulations, gaussian_log_likelihood, sellentin_heavens_log_likelihood, sample_covariance
+from cosmojax.infer import (
+    gaussian_log_likelihood,
+    nuts_blackjax,
+    precision_from_simulations,
+    sample_covariance,
+    sellentin_heavens_log_likelihood,
+)
 from cosmojax.sims import gaussian_field
 from cosmojax.stats import default_kedges, expected_power, power_spectrum
 
