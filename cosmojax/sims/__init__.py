@@ -1,8 +1,21 @@
-"""Simulators: random fields, and the forward models built on them.
+"""Simulators: random fields, LPT and particle-mesh N-body, bias and tracers, CMB skies.
 
-Every simulator takes a ``key`` (or white noise) first; sizes are static, parameters traced.
+Every simulator takes a ``key`` (or white noise) first; sizes live in static
+configurations (``SimConfig``, ``ReionisationConfig``), parameters are traced pytrees.
+The modules ``cmb`` and ``reionisation`` are exported whole (``from cosmojax.sims import
+cmb``): their names are specific to skies.
 """
 
+from cosmojax.sims import cmb, reionisation
+from cosmojax.sims.bias import (
+    BiasParams,
+    bias_expansion,
+    eulerian_bias,
+    lagrangian_bias,
+    lagrangian_weights,
+    tidal_squared,
+)
+from cosmojax.sims.config import SimConfig
 from cosmojax.sims.fields import (
     gaussian_field,
     gaussian_field_from_noise,
@@ -14,8 +27,35 @@ from cosmojax.sims.fields import (
     power_on_mesh,
     white_noise,
 )
+from cosmojax.sims.lpt import (
+    Particles,
+    lattice,
+    linear_density,
+    linear_modes,
+    lpt,
+    lpt_from_potentials,
+    lpt_potentials,
+    positions,
+)
+from cosmojax.sims.nbody import (
+    Snapshots,
+    drift,
+    force,
+    force_response,
+    integrate,
+    kick,
+    nbody,
+    paint_particles,
+    readout_particles,
+    step,
+    step_factors,
+)
+from cosmojax.sims.nbody import density as particle_density
+from cosmojax.sims.rsd import peculiar_velocity, redshift_space
+from cosmojax.sims.tracers import count_field, counts_to_positions, fixed_number_tracers, poisson_counts, poisson_rate
 
 __all__ = [
+    # random fields
     "white_noise",
     "noise_to_modes",
     "power_on_mesh",
@@ -25,4 +65,43 @@ __all__ = [
     "lognormal_field",
     "lognormal_gaussian_power",
     "lognormal_transform",
+    # LPT and particle mesh
+    "SimConfig",
+    "Particles",
+    "lattice",
+    "positions",
+    "linear_modes",
+    "linear_density",
+    "lpt",
+    "lpt_potentials",
+    "lpt_from_potentials",
+    "Snapshots",
+    "nbody",
+    "integrate",
+    "step_factors",
+    "force",
+    "force_response",
+    "step",
+    "kick",
+    "drift",
+    "particle_density",
+    "paint_particles",
+    "readout_particles",
+    # observables
+    "redshift_space",
+    "peculiar_velocity",
+    "BiasParams",
+    "bias_expansion",
+    "eulerian_bias",
+    "lagrangian_bias",
+    "lagrangian_weights",
+    "tidal_squared",
+    "poisson_rate",
+    "poisson_counts",
+    "counts_to_positions",
+    "fixed_number_tracers",
+    "count_field",
+    # skies
+    "cmb",
+    "reionisation",
 ]

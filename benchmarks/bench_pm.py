@@ -1,0 +1,165 @@
+"""Particle-mesh N-body benchmark: cosmojax against JaxPM on the same mesh, steps and ICs.
+
+Prints one JSON line per (code, mesh): machine, backend, mesh, steps, seconds per step and
+peak memory of the forward run and of the gradient (with respect to the white noise), and,
+for JaxPM, the ratio of its final P(k) to cosmojax's.
+
+    python benchmarks/bench_pm.py --quick     # 32^3
+    python benchmarks/bench_pm.py             # 64^3 and 128^3
+    python benchmarks/bench_pm.py --full      # 64^3, 128^3 and 256^3
+
+Peak memory is XLA's compile-time estimate (arguments + outputs + temporaries) of the jitted
+program; on GPU the device allocator's peak is also reported. JaxPM runs with the same
+kick-drift-kick step count (its pm_forces, standard leapfrog factors, no FastPM correction).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cosmojax.cosmology import hubble, planck2018
+from cosmojax.sims.config import SimConfig
+from cosmojax.sims.fields import white_noise
+from cosmojax.sims.lpt import lpt
+from cosmojax.sims.nbody import density, nbody
+from cosmojax.stats import power_spectrum
+
+
+def _timed(fn, *args, repeats=2):
+    """Best wall time of the compiled ``fn``, its peak-memory estimate and its output."""
+    compiled = jax.jit(fn).lower(*args).compile()
+    out = jax.block_until_ready(compiled(*args))
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(*args))
+        best = min(best, time.perf_counter() - start)
+    mem = compiled.memory_analysis()
+    peak = None
+    if mem is not None:
+        peak = int(mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes)
+    return best, peak, out
+
+
+def _device_peak():
+    stats = jax.devices()[0].memory_stats() or {}
+    return stats.get("peak_bytes_in_use")
+
+
+def _record(**fields):
+    base = {
+        "machine": platform.node(),
+        "processor": platform.processor() or platform.machine(),
+        "backend": jax.default_backend(),
+        "device": str(jax.devices()[0].device_kind),
+    }
+    base.update(fields)
+    print(json.dumps(base), flush=True)
+
+
+def bench_cosmojax(config, cosmo, noise):
+    def forward(n):
+        return nbody(n, cosmo, config).density[-1]
+
+    def loss(n):
+        return jnp.sum(forward(n) ** 2)
+
+    t_fwd, m_fwd, final = _timed(forward, noise)
+    t_grad, m_grad, _ = _timed(jax.grad(loss), noise)
+    return t_fwd, m_fwd, t_grad, m_grad, final
+
+
+def _jaxpm_run(config, cosmo, noise):
+    """KDK with JaxPM's pm_forces from our LPT initial conditions (cell units)."""
+    from jaxpm.pm import pm_forces
+
+    cell = config.spacing
+    edges = jnp.asarray(config.a_steps)
+    init = lpt(noise, cosmo, config)
+    disp, mom = init.disp / cell, init.mom / cell
+    shape = config.mesh_shape
+    omega_m = cosmo.Omega_m
+
+    def acc(d):
+        return 1.5 * omega_m * pm_forces(d.reshape(shape + (3,)), mesh_shape=shape, paint_absolute_pos=False).reshape(-1, 3)
+
+    def step(carry, a_pair):
+        d, p, f = carry
+        a0, a1 = a_pair
+        ac = 0.5 * (a0 + a1)
+        p = p + f * 0.5 * (a1 - a0) / (a0**2 * hubble(cosmo, a0))
+        d = d + p * (a1 - a0) / (ac**3 * hubble(cosmo, ac))
+        f = acc(d)
+        p = p + f * 0.5 * (a1 - a0) / (a1**2 * hubble(cosmo, a1))
+        return (d, p, f), None
+
+    (d, _, _), _ = jax.lax.scan(step, (disp, mom, acc(disp)), (edges[:-1], edges[1:]))
+    return d * cell
+
+
+def bench_jaxpm(config, cosmo, noise):
+    def forward(n):
+        return density(_jaxpm_run(config, cosmo, n), config)
+
+    def loss(n):
+        return jnp.sum(forward(n) ** 2)
+
+    t_fwd, m_fwd, final = _timed(forward, noise)
+    t_grad, m_grad, _ = _timed(jax.grad(loss), noise)
+    return t_fwd, m_fwd, t_grad, m_grad, final
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="32^3 only")
+    size.add_argument("--full", action="store_true", help="also 256^3")
+    parser.add_argument("--steps", type=int, default=10, help="time steps (default 10)")
+    parser.add_argument("--mesh", type=int, nargs="+", help="particle meshes to run (overrides the size flags)")
+    parser.add_argument("--no-peer", action="store_true", help="skip JaxPM even if installed")
+    args = parser.parse_args(argv)
+    meshes = [32] if args.quick else [64, 128, 256] if args.full else [64, 128]
+    if args.mesh:
+        meshes = args.mesh
+    cosmo = planck2018()
+    for n in meshes:
+        config = SimConfig(mesh_shape=n, box_size=4.0 * n, a_init=0.1, steps=args.steps)
+        noise = white_noise(jax.random.key(0), config.mesh_shape)
+        steps = len(config.a_steps) - 1
+        t_fwd, m_fwd, t_grad, m_grad, ours = bench_cosmojax(config, cosmo, noise)
+        _record(
+            code="cosmojax", mesh=n, box_size=config.box_size, steps=steps, gradient=config.gradient,
+            forward_s_per_step=t_fwd / steps, forward_peak_bytes=m_fwd,
+            gradient_s_per_step=t_grad / steps, gradient_peak_bytes=m_grad, device_peak_bytes=_device_peak(),
+        )
+        if args.no_peer:
+            continue
+        try:
+            import jaxpm  # noqa: F401
+        except ImportError:
+            _record(code="jaxpm", mesh=n, steps=steps, skipped="jaxpm is not installed")
+            continue
+        t_fwd, m_fwd, t_grad, m_grad, theirs = bench_jaxpm(config, cosmo, noise)
+        kedges = 2 * np.pi / config.box_size * (np.arange(1, n // 4) + 0.5)
+        p_ours = power_spectrum(ours, config.box_size, kedges=kedges, compensate="cic").power
+        p_theirs = power_spectrum(theirs, config.box_size, kedges=kedges, compensate="cic").power
+        ratio = np.asarray(p_theirs / p_ours)
+        _record(
+            code="jaxpm", mesh=n, box_size=config.box_size, steps=steps,
+            forward_s_per_step=t_fwd / steps, forward_peak_bytes=m_fwd,
+            gradient_s_per_step=t_grad / steps, gradient_peak_bytes=m_grad, device_peak_bytes=_device_peak(),
+            pk_ratio_k=np.asarray((kedges[:-1] + kedges[1:]) / 2).round(5).tolist(),
+            pk_ratio_to_cosmojax=ratio.round(5).tolist(),
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
