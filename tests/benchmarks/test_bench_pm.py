@@ -1,20 +1,8 @@
 """benchmarks/bench_pm.py --quick runs and prints well-formed JSON lines."""
 
-import json
-import os
-import subprocess
-import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def test_bench_pm_quick_prints_json_lines():
-    script = os.path.join(ROOT, "benchmarks", "bench_pm.py")
-    result = subprocess.run(
-        [sys.executable, script, "--quick", "--steps", "3"], capture_output=True, text=True, timeout=900, cwd=ROOT
-    )
-    assert result.returncode == 0, result.stderr
-    records = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+def test_bench_pm_quick_prints_json_lines(run_benchmark):
+    records = [r for r in run_benchmark("bench_pm.py", "--quick", "--steps", "3") if "code" in r]
     ours = [r for r in records if r["code"] == "cosmojax"]
     assert len(ours) == 1
     r = ours[0]
