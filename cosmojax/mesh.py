@@ -184,7 +184,7 @@ def _check_particles(pos, weights, ndim):
         check_finite("weights", weights)
 
 
-def paint(pos, mesh_shape: Sequence[int], box_size, weights=None, scheme: str = "cic"):
+def paint(pos, mesh_shape: Sequence[int], box_size, weights=None, scheme: str = "cic", chunk_size: int | None = None):
     """Assign particle mass to a periodic mesh.
 
     Parameters
@@ -194,6 +194,8 @@ def paint(pos, mesh_shape: Sequence[int], box_size, weights=None, scheme: str = 
     box_size : float or tuple of d floats, Mpc/h
     weights : (N,) array or None, mass of each particle (1 when None)
     scheme : "ngp", "cic" or "tsc"
+    chunk_size : particles assigned per pass (all at once when None); bounds the memory of
+        the stencil arrays at large N
 
     Returns
     -------
@@ -208,13 +210,31 @@ def paint(pos, mesh_shape: Sequence[int], box_size, weights=None, scheme: str = 
     if not jnp.issubdtype(pos.dtype, jnp.floating):
         pos = pos.astype(jnp.result_type(float))
     mass = jnp.ones(pos.shape[0], pos.dtype) if weights is None else jnp.asarray(weights, pos.dtype)
-    mesh = jnp.zeros(int(np.prod(shape)), pos.dtype)
-    for flat, w in _flat_indices_and_weights(pos, shape, cells, _ORDER[scheme]):
-        mesh = mesh.at[flat].add(w * mass)
+
+    def paint_all(p, m):
+        mesh = jnp.zeros(int(np.prod(shape)), pos.dtype)
+        for flat, w in _flat_indices_and_weights(p, shape, cells, _ORDER[scheme]):
+            mesh = mesh.at[flat].add(w * m)
+        return mesh
+
+    if chunk_size is None or chunk_size >= pos.shape[0]:
+        return paint_all(pos, mass).reshape(shape)
+    pos_c, mass_c = _chunks(pos, chunk_size), _chunks(mass, chunk_size)  # padding has zero mass
+    mesh, _ = jax.lax.scan(lambda acc, xs: (acc + paint_all(*xs), None), jnp.zeros(int(np.prod(shape)), pos.dtype), (pos_c, mass_c))
     return mesh.reshape(shape)
 
 
-def readout(mesh, pos, box_size, scheme: str = "cic"):
+def _chunks(x, chunk_size: int):
+    """(N, ...) -> (n_chunks, chunk_size, ...), zero-padded at the end."""
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int or None; got {chunk_size}.")
+    n_chunks = -(-x.shape[0] // chunk_size)
+    pad = n_chunks * chunk_size - x.shape[0]
+    x = jnp.concatenate([x, jnp.zeros((pad,) + x.shape[1:], x.dtype)])
+    return x.reshape((n_chunks, chunk_size) + x.shape[1:])
+
+
+def readout(mesh, pos, box_size, scheme: str = "cic", chunk_size: int | None = None):
     """Interpolate a periodic mesh at particle positions (the adjoint of ``paint``).
 
     Parameters
@@ -223,6 +243,7 @@ def readout(mesh, pos, box_size, scheme: str = "cic"):
     pos : (N, d) array, Mpc/h, wrapped periodically
     box_size : float or tuple of d floats, Mpc/h
     scheme : "ngp", "cic" or "tsc"
+    chunk_size : particles read per pass (all at once when None)
 
     Returns
     -------
@@ -235,10 +256,16 @@ def readout(mesh, pos, box_size, scheme: str = "cic"):
     cells = cell_size(shape, box_size)
     pos = jnp.asarray(pos)
     flat_mesh = jnp.asarray(mesh).reshape(-1)
-    values = 0.0
-    for flat, w in _flat_indices_and_weights(pos, shape, cells, _ORDER[scheme]):
-        values = values + w * flat_mesh[flat]
-    return values
+
+    def read_all(p):
+        values = 0.0
+        for flat, w in _flat_indices_and_weights(p, shape, cells, _ORDER[scheme]):
+            values = values + w * flat_mesh[flat]
+        return values
+
+    if chunk_size is None or chunk_size >= pos.shape[0]:
+        return read_all(pos)
+    return jax.lax.map(read_all, _chunks(pos, chunk_size)).reshape(-1)[: pos.shape[0]]
 
 
 def gradient_kernel(mesh_shape: Sequence[int], box_size, kind: str = "exact") -> list[jax.Array]:

@@ -165,3 +165,18 @@ def test_bad_mesh_inputs_raise():
         mesh.paint(pos, (4, 4, 4), -1.0)
     with pytest.raises(ValueError, match="kind must be one of"):
         mesh.gradient(np.zeros((4, 4, 4)), 10.0, kind="spectral")
+
+
+@pytest.mark.parametrize("scheme", ["cic", "tsc"])
+def test_chunked_paint_and_readout_equal_one_pass(scheme):
+    pos = jax.random.uniform(jax.random.key(0), (1000, 3), maxval=50.0)
+    w = jax.random.uniform(jax.random.key(1), (1000,))
+    whole = mesh.paint(pos, (8, 8, 8), 50.0, weights=w, scheme=scheme)
+    chunked = jax.jit(lambda p: mesh.paint(p, (8, 8, 8), 50.0, weights=w, scheme=scheme, chunk_size=300))(pos)
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
+    assert float(chunked.sum()) == pytest.approx(float(w.sum()), rel=1e-5)
+    read = mesh.readout(whole, pos, 50.0, scheme=scheme, chunk_size=256)
+    np.testing.assert_allclose(read, mesh.readout(whole, pos, 50.0, scheme=scheme), rtol=1e-6)
+    assert read.shape == (1000,)
+    with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+        mesh.paint(pos, (8, 8, 8), 50.0, chunk_size=0)

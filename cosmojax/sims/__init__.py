@@ -45,8 +45,6 @@ from cosmojax.sims.nbody import (
     integrate,
     kick,
     nbody,
-    paint_particles,
-    readout_particles,
     step,
     step_factors,
 )
@@ -85,8 +83,6 @@ __all__ = [
     "kick",
     "drift",
     "particle_density",
-    "paint_particles",
-    "readout_particles",
     # observables
     "redshift_space",
     "peculiar_velocity",

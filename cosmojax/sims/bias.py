@@ -20,10 +20,9 @@ import numpy as np
 from flax import struct
 
 from cosmojax._validate import check_finite, check_mesh_shape
-from cosmojax.mesh import kvec_numpy
+from cosmojax.mesh import kvec_numpy, paint
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.lpt import positions
-from cosmojax.sims.nbody import paint_particles
 
 
 @struct.dataclass
@@ -140,7 +139,7 @@ def lagrangian_bias(disp, delta_lin, bias: BiasParams, config: SimConfig, mesh_s
     shape = config.mesh_shape if mesh_shape is None else tuple(mesh_shape)
     weights = lagrangian_weights(delta_lin, bias, config.box_size).astype(disp.dtype)
     pos = positions(disp, config)
-    mesh = paint_particles(pos, shape, config.box_size, config.scheme, weights=weights, chunk_size=config.chunk_size)
+    mesh = paint(pos, shape, config.box_size, weights=weights, scheme=config.scheme, chunk_size=config.chunk_size)
     return mesh / jnp.mean(mesh) - 1.0
 
 

@@ -60,46 +60,6 @@ class Snapshots(NamedTuple):
 # ---------------------------------------------------------------------------- mass assignment
 
 
-def _chunks(x, chunk_size):
-    """Split (N, ...) into (n_chunks, chunk_size, ...) with zero padding and a mask."""
-    n = x.shape[0]
-    n_chunks = -(-n // chunk_size)
-    pad = n_chunks * chunk_size - n
-    mask = jnp.concatenate([jnp.ones(n, x.dtype), jnp.zeros(pad, x.dtype)])
-    x = jnp.concatenate([x, jnp.zeros((pad,) + x.shape[1:], x.dtype)])
-    return x.reshape((n_chunks, chunk_size) + x.shape[1:]), mask.reshape(n_chunks, chunk_size)
-
-
-def paint_particles(pos, shape, box_size, scheme="cic", weights=None, chunk_size=None):
-    """``cosmojax.mesh.paint`` in chunks of ``chunk_size`` particles (all at once if None).
-
-    pos : (N, 3) Mpc/h. Returns the (shape) mass mesh. jit, vmap and grad safe.
-    """
-    n = pos.shape[0]
-    if chunk_size is None or chunk_size >= n:
-        return paint(pos, shape, box_size, weights=weights, scheme=scheme)
-    weights = jnp.ones(n, pos.dtype) if weights is None else weights
-    pos_c, mask = _chunks(pos, chunk_size)
-    w_c, _ = _chunks(weights, chunk_size)
-
-    def body(mesh, xs):
-        p, w, m = xs
-        return mesh + paint(p, shape, box_size, weights=w * m, scheme=scheme), None
-
-    mesh, _ = jax.lax.scan(body, jnp.zeros(shape, pos.dtype), (pos_c, w_c, mask))
-    return mesh
-
-
-def readout_particles(mesh, pos, box_size, scheme="cic", chunk_size=None):
-    """``cosmojax.mesh.readout`` in chunks of ``chunk_size`` particles; returns (N,)."""
-    n = pos.shape[0]
-    if chunk_size is None or chunk_size >= n:
-        return readout(mesh, pos, box_size, scheme=scheme)
-    pos_c, _ = _chunks(pos, chunk_size)
-    values = jax.lax.map(lambda p: readout(mesh, p, box_size, scheme=scheme), pos_c)
-    return values.reshape(-1)[:n]
-
-
 def density(disp, config: SimConfig, shape=None):
     """Overdensity of the particles painted on a mesh (default the particle grid).
 
@@ -109,7 +69,7 @@ def density(disp, config: SimConfig, shape=None):
     shape = config.mesh_shape if shape is None else tuple(shape)
     mass = float(np.prod(shape)) / config.num_particles
     pos = positions(disp, config)
-    mesh = paint_particles(pos, shape, config.box_size, config.scheme, chunk_size=config.chunk_size)
+    mesh = paint(pos, shape, config.box_size, scheme=config.scheme, chunk_size=config.chunk_size)
     return mesh * mass - 1.0
 
 
@@ -226,13 +186,13 @@ def force(disp, config: SimConfig):
     box = config.box_size
     offset = _OFFSET[config.scheme] * box / shape[0]
     pos = positions(disp + offset, config)
-    mesh = paint_particles(pos, shape, box, config.scheme, chunk_size=config.chunk_size)
+    mesh = paint(pos, shape, box, scheme=config.scheme, chunk_size=config.chunk_size)
     delta_k = jnp.fft.rfftn(mesh * config.particle_mass)
     phi_k = delta_k * _potential_kernel(config, disp.dtype)
     comps = []
     for g in gradient_kernel(shape, box, config.gradient_kind):
         field = jnp.fft.irfftn(-g.astype(phi_k.dtype) * phi_k, s=shape)
-        comps.append(readout_particles(field, pos, box, config.scheme, config.chunk_size))
+        comps.append(readout(field, pos, box, scheme=config.scheme, chunk_size=config.chunk_size))
     return jnp.stack(comps, axis=-1)
 
 

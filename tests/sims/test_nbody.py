@@ -9,7 +9,7 @@ from cosmojax.cosmology import growth_factor, planck2018
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.fields import white_noise
 from cosmojax.sims.lpt import Particles, linear_density, lpt
-from cosmojax.sims.nbody import force, force_response, integrate, nbody, paint_particles, step_factors
+from cosmojax.sims.nbody import force, force_response, integrate, nbody, step_factors
 
 from _sims_growth import power_ratio
 
@@ -151,14 +151,6 @@ def test_adjoint_gradient_equals_autodiff_with_memory_flat_in_steps(x64):
     # while plain reverse mode stores every step's particles
     assert adjoint_bytes <= 1.05 * adjoint_bytes_short
     assert plain_bytes > 3.0 * adjoint_bytes
-
-
-def test_chunked_painting_equals_one_pass_and_conserves_mass():
-    pos = jax.random.uniform(jax.random.key(0), (1000, 3), maxval=50.0)
-    whole = paint_particles(pos, (8, 8, 8), 50.0)
-    chunked = jax.jit(lambda p: paint_particles(p, (8, 8, 8), 50.0, chunk_size=300))(pos)
-    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(float(chunked.sum()), 1000.0, rtol=1e-6)
 
 
 @pytest.mark.parametrize(
