@@ -7,12 +7,18 @@ Subpackages
 -----------
 cosmology   parameters, background, growth, linear power spectrum
 mesh        k-grids, mass assignment, window compensation, gradients
-sims        random fields and simulators
-stats       power spectra and n-point statistics
+sphere      HEALPix geometry, spherical-harmonic transforms, spherical convolutions
+sims        random fields, LPT and particle-mesh N-body, bias, CMB skies
+stats       power spectra, exact n-point counts and estimators
+nn          flax networks and heads, training loop
+imnn        information-maximising neural networks
+infer       ABC, NUTS (numpyro, blackjax), likelihoods, Fisher forecasts
+parallel    multi-device helpers
+io          catalogues and snapshots
 """
 
 __version__ = "0.1.0"
 
-from cosmojax import cosmology, mesh, sims, stats  # noqa: E402
+from cosmojax import cosmology, mesh, sphere, sims, stats, nn, imnn, infer, parallel, io  # noqa: E402
 
-__all__ = ["__version__", "cosmology", "mesh", "sims", "stats"]
+__all__ = ["__version__", "cosmology", "mesh", "sphere", "sims", "stats", "nn", "imnn", "infer", "parallel", "io"]

@@ -10,7 +10,7 @@ from cosmojax.sims.config import SimConfig
 from cosmojax.sims.fields import white_noise
 from cosmojax.sims.lpt import linear_density, linear_modes, lpt, lpt_from_potentials, lpt_potentials, positions
 
-from _sims_growth import power_ratio
+from tests.sims._sims_growth import power_ratio
 
 COSMO = planck2018()
 # A big box keeps k < 4 k_f = 0.0126 h/Mpc linear to well below 1% at a = 1 (in a 1000 Mpc/h

@@ -11,7 +11,7 @@ from cosmojax.sims.fields import white_noise
 from cosmojax.sims.lpt import Particles, linear_density, lpt
 from cosmojax.sims.nbody import force, force_response, integrate, nbody, step_factors
 
-from _sims_growth import power_ratio
+from tests.sims._sims_growth import power_ratio
 
 COSMO = planck2018()
 
