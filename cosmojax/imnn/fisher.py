@@ -124,11 +124,23 @@ def gaussian_field_fisher(mesh_shape: Sequence[int], box_size, dlnp_dtheta: Call
     -------
     (p, p) numpy float64 array. Not traced (a reference value for tests and forecasts).
     """
+    k, w = fisher_modes(mesh_shape, box_size)
+    g = np.asarray(dlnp_dtheta(k), dtype=np.float64).reshape(-1, k.size)
+    return 0.5 * (g * w) @ g.T
+
+
+def fisher_modes(mesh_shape: Sequence[int], box_size, kmax: float | None = None):
+    """The rfftn modes a Gaussian-field Fisher sum runs over, and their weights.
+
+    Returns (k, w), two 1D float64 numpy arrays: |k| (h/Mpc) of every rfftn cell with
+    0 < |k| (<= kmax when given) and its ``cosmojax.mesh.hermitian_weights`` weight, so that
+    F = 1/2 sum_i w_i dlnP_i dlnP_i^T counts each full-grid mode once.
+    """
     shape = check_mesh_shape("mesh_shape", mesh_shape)
-    check_box_size("box_size", box_size, len(shape))
-    k = np.asarray(_mesh.rfftn_kmag(shape, box_size), dtype=np.float64)
-    w = np.asarray(_mesh.hermitian_weights(shape), dtype=np.float64)
-    w = np.where(k > 0, w, 0.0)
-    kk = np.where(k > 0, k, 1.0)
-    g = np.asarray(dlnp_dtheta(kk), dtype=np.float64).reshape(-1, k.size)
-    return 0.5 * (g * w.reshape(1, -1)) @ g.T
+    sizes = check_box_size("box_size", box_size, len(shape))
+    k = np.sqrt(sum(kk**2 for kk in _mesh.kvec_numpy(shape, sizes)))
+    w = _mesh.hermitian_weights_numpy(shape) * (k > 0)
+    if kmax is not None:
+        w = w * (k <= kmax)
+    keep = w > 0
+    return k[keep], w[keep]

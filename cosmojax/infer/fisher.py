@@ -15,10 +15,8 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from cosmojax._validate import check_box_size, check_mesh_shape
-from cosmojax.mesh import hermitian_weights_numpy, kvec_numpy
+from cosmojax.imnn.fisher import fisher_modes
 
 
 def fisher_matrix(model: Callable, theta, covariance):
@@ -57,15 +55,9 @@ def gaussian_field_fisher(log_power: Callable, theta, mesh_shape, box_size, *, k
     information; the sum below counts them that way, which equals 1/2 sum over all full-
     grid modes. Returns (q, q). jit and grad safe in ``theta``.
     """
-    shape = check_mesh_shape("mesh_shape", mesh_shape)
-    sizes = check_box_size("box_size", box_size, len(shape))
-    kmag = np.sqrt(sum(k**2 for k in kvec_numpy(shape, sizes)))
-    weights = hermitian_weights_numpy(shape) * (kmag > 0)
-    if kmax is not None:
-        weights = weights * (kmag <= kmax)
-    keep = weights > 0
-    k = jnp.asarray(kmag[keep], dtype=jnp.result_type(float))
-    w = jnp.asarray(weights[keep], dtype=jnp.result_type(float))
+    k, w = fisher_modes(mesh_shape, box_size, kmax)
+    k = jnp.asarray(k, dtype=jnp.result_type(float))
+    w = jnp.asarray(w, dtype=jnp.result_type(float))
     theta = jnp.asarray(theta, dtype=jnp.result_type(float))
     grads = jax.jacfwd(lambda t: log_power(t, k))(theta)  # (n_modes, q)
     return 0.5 * (grads * w[:, None]).T @ grads

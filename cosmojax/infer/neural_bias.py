@@ -80,11 +80,13 @@ class NeuralBiasPosterior(NamedTuple):
     """Everything the posterior needs, with ``log_density(position)`` ready for NUTS.
 
     position : dict with "weights" (n_weights,) flat network parameters and "sigma8" ().
+    log_likelihood : the Poisson term alone (log_density = log prior + log_likelihood).
     unravel : maps flat weights back to the network's parameter pytree.
     rate : rate(position) -> (n, n, n) expected counts.
     """
 
     log_density: Callable
+    log_likelihood: Callable
     rate: Callable
     unravel: Callable
     n_weights: int
@@ -132,12 +134,17 @@ def make_posterior(
         delta = matter_density(family, position["sigma8"], config)
         return network.apply(unravel(position["weights"]), delta)
 
+    def log_likelihood(position):
+        return poisson_log_likelihood(counts, rate(position))
+
     def log_density(position):
         log_prior = -0.5 * jnp.sum((position["weights"] / weight_scale) ** 2)
         log_prior = log_prior - 0.5 * ((position["sigma8"] - mu8) / sd8) ** 2
-        return log_prior + poisson_log_likelihood(counts, rate(position))
+        return log_prior + log_likelihood(position)
 
-    return NeuralBiasPosterior(log_density, rate, unravel, int(flat.size), family, weight_scale, tuple(sigma8_prior))
+    return NeuralBiasPosterior(
+        log_density, log_likelihood, rate, unravel, int(flat.size), family, weight_scale, tuple(sigma8_prior)
+    )
 
 
 def numpyro_model(posterior: NeuralBiasPosterior):
@@ -154,14 +161,9 @@ def numpyro_model(posterior: NeuralBiasPosterior):
         sigma8 = numpyro.sample("sigma8", dist.Normal(mu8, sd8))
         position = {"weights": weights, "sigma8": sigma8}
         # the Poisson likelihood, written as a factor so both backends share one function
-        numpyro.factor("haloes", posterior.log_density(position) - _log_prior(posterior, position))
+        numpyro.factor("haloes", posterior.log_likelihood(position))
 
     return model
-
-
-def _log_prior(posterior, position):
-    mu8, sd8 = posterior.sigma8_prior
-    return -0.5 * jnp.sum((position["weights"] / posterior.weight_scale) ** 2) - 0.5 * ((position["sigma8"] - mu8) / sd8) ** 2
 
 
 def find_map(posterior: NeuralBiasPosterior, init_position, *, steps: int = 500, learning_rate: float = 0.02):
