@@ -90,21 +90,16 @@ def _sigma2_unnormalised(cosmo, r, transfer):
     return jnp.trapezoid(integrand, lnk, axis=-1)
 
 
-@functools.partial(jax.jit, static_argnames="transfer")
-def _amplitude_named(cosmo, transfer):
-    return cosmo.sigma8**2 / _sigma2_unnormalised(cosmo, 8.0, transfer)
-
-
-@jax.jit
-def _amplitude_table(cosmo, table):
-    return cosmo.sigma8**2 / _sigma2_unnormalised(cosmo, 8.0, table)
+@functools.partial(jax.jit, static_argnames="name")
+def _amplitude_compiled(cosmo, name, table):
+    return cosmo.sigma8**2 / _sigma2_unnormalised(cosmo, 8.0, name if table is None else table)
 
 
 def _amplitude(cosmo, transfer):
     """A of P = A k^n_s T^2 (or A P_table) so that sigma(8 Mpc/h) = sigma8; compiled once."""
     if isinstance(transfer, PowerTable):
-        return _amplitude_table(cosmo, PowerTable(jnp.asarray(transfer.k), jnp.asarray(transfer.power)))
-    return _amplitude_named(cosmo, transfer)
+        return _amplitude_compiled(cosmo, None, PowerTable(jnp.asarray(transfer.k), jnp.asarray(transfer.power)))
+    return _amplitude_compiled(cosmo, transfer, None)
 
 
 def linear_power(cosmo, k, a=1.0, transfer="eisenstein_hu"):
