@@ -1,5 +1,9 @@
 """Mesh tools: wavenumber grids, mass assignment, window compensation, gradients.
 
+The grid and window functions take only static sizes (Python ints and floats) and return
+constants, so they are free to call inside jit; ``paint``, ``readout``, ``compensate`` and
+``gradient`` act on traced arrays and say what they are safe for.
+
 Conventions
 -----------
 - A mesh of shape ``(n_1, ..., n_d)`` (d = 2 or 3) covers a periodic box of side lengths
@@ -27,6 +31,26 @@ from cosmojax._validate import (
     check_mesh_shape,
     check_positions,
 )
+
+__all__ = [
+    "SCHEMES",
+    "GRADIENT_KINDS",
+    "cell_size",
+    "rfftn_shape",
+    "frequencies",
+    "rfftn_kvec",
+    "kvec_numpy",
+    "rfftn_kmag",
+    "hermitian_weights",
+    "hermitian_weights_numpy",
+    "window",
+    "compensate",
+    "paint",
+    "readout",
+    "gradient_kernel",
+    "gradient",
+    "inverse_laplacian_kernel",
+]
 
 SCHEMES = ("ngp", "cic", "tsc")
 _ORDER = {"ngp": 1, "cic": 2, "tsc": 3}

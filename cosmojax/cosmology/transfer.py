@@ -57,7 +57,7 @@ def eisenstein_hu(cosmo, k):
 
     Returns
     -------
-    array, shape of ``k``, dimensionless, T -> 1 as k -> 0.
+    array, shape of ``k``, dimensionless, T -> 1 as k -> 0. jit, vmap and grad safe.
     """
     theta, om, ob, fb = _densities(cosmo)
     fc = cosmo.Omega_c / cosmo.Omega_m
@@ -105,7 +105,7 @@ def eisenstein_hu_nowiggle(cosmo, k):
 
     Returns
     -------
-    array, shape of ``k``, dimensionless.
+    array, shape of ``k``, dimensionless. jit, vmap and grad safe.
     """
     theta, om, ob, fb = _densities(cosmo)
     s = 44.5 * jnp.log(9.83 / om) / jnp.sqrt(1.0 + 10.0 * ob**0.75)  # Mpc, eq. 26

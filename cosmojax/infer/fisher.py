@@ -64,5 +64,8 @@ def gaussian_field_fisher(log_power: Callable, theta, mesh_shape, box_size, *, k
 
 
 def marginal_errors(fisher):
-    """Marginalised 1-sigma errors sqrt(diag F^-1), shape (q,)."""
+    """Marginalised 1-sigma errors sqrt(diag F^-1), shape (q,), in parameter units.
+
+    ``fisher``: (q, q). jit, vmap and grad safe.
+    """
     return jnp.sqrt(jnp.diag(jnp.linalg.inv(jnp.asarray(fisher))))

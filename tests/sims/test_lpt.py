@@ -95,3 +95,13 @@ def test_jit_matches_eager_and_noise_shape_is_checked():
         linear_modes(jnp.zeros((8, 8, 4)), COSMO, config)
     with pytest.raises(ValueError, match="order"):
         lpt(noise, COSMO, config, order=3)
+
+
+def test_vmap_over_noise_and_cosmology_matches_one_at_a_time():
+    config = SimConfig(mesh_shape=8, box_size=100.0)
+    noises = jnp.stack([white_noise(jax.random.key(i), config.mesh_shape) for i in range(2)])
+    sigma8 = jnp.array([0.7, 0.9])
+    batched = jax.vmap(lambda n, s: lpt(n, COSMO.replace(sigma8=s), config, a=1.0).disp)(noises, sigma8)
+    for i in range(2):
+        single = lpt(noises[i], COSMO.replace(sigma8=float(sigma8[i])), config, a=1.0).disp
+        np.testing.assert_allclose(batched[i], single, rtol=1e-5, atol=1e-5)
