@@ -25,7 +25,10 @@ def _values(x):
 
 
 def check_finite(name: str, x) -> None:
-    """Raise if a concrete array holds NaN or infinity."""
+    """Raise if a concrete array holds NaN or infinity.
+
+    Host-side; traced values are skipped, so it is safe to call under jit, vmap and grad.
+    """
     if x is None or not is_concrete(x):
         return
     values = _values(x)
@@ -34,7 +37,10 @@ def check_finite(name: str, x) -> None:
 
 
 def check_positive(name: str, x, *, strict: bool = True) -> None:
-    """Raise unless every concrete value of ``x`` is > 0 (or >= 0 when not strict)."""
+    """Raise unless every concrete value of ``x`` is > 0 (or >= 0 when not strict).
+
+    Host-side; traced values are skipped, so it is safe to call under jit, vmap and grad.
+    """
     if x is None or not is_concrete(x):
         return
     values = _values(x)
@@ -45,8 +51,29 @@ def check_positive(name: str, x, *, strict: bool = True) -> None:
         raise ValueError(f"{name} must be {need}; got {values[bad].ravel()[:3]}.")
 
 
+def check_int(name: str, value, minimum: int = 1, *, allow_none: bool = False) -> int | None:
+    """Return ``value`` as a Python int after checking it is a whole number >= ``minimum``.
+
+    For sizes and counts that shape arrays (static, never traced). ``None`` passes through
+    when ``allow_none``.
+    """
+    if value is None and allow_none:
+        return None
+    try:
+        whole = isinstance(value, numbers.Integral) or (isinstance(value, numbers.Real) and float(value).is_integer())
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if isinstance(value, bool) or not whole or int(value) < minimum:
+        extra = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be an integer >= {minimum}{extra}; got {value!r}.")
+    return int(value)
+
+
 def check_mesh_shape(name: str, shape, ndims: Sequence[int] = (2, 3)) -> tuple[int, ...]:
-    """Return ``shape`` as a tuple of ints after checking its length and sizes."""
+    """Return ``shape`` as a tuple of ints after checking its length and sizes.
+
+    Host-side, on static sizes (not traced).
+    """
     try:
         shape = tuple(int(n) for n in shape)
     except TypeError as err:
@@ -59,7 +86,10 @@ def check_mesh_shape(name: str, shape, ndims: Sequence[int] = (2, 3)) -> tuple[i
 
 
 def check_box_size(name: str, box_size, ndim: int) -> tuple[float, ...]:
-    """Return the box side lengths as a tuple of ``ndim`` positive floats (Mpc/h)."""
+    """Return the box side lengths as a tuple of ``ndim`` positive floats (Mpc/h).
+
+    Host-side, on static sizes; a traced ``box_size`` is refused.
+    """
     if isinstance(box_size, numbers.Real):
         sizes = (float(box_size),) * ndim
     else:
@@ -76,7 +106,10 @@ def check_box_size(name: str, box_size, ndim: int) -> tuple[float, ...]:
 
 
 def check_edges(name: str, edges, *, min_value: float | None = None) -> np.ndarray:
-    """Return concrete, strictly increasing bin edges as a float numpy array."""
+    """Return concrete, strictly increasing bin edges as a float numpy array.
+
+    Host-side; edges set array shapes, so traced edges are refused.
+    """
     if not is_concrete(edges):
         raise ValueError(f"{name} sets the number of bins, so it must be concrete (numpy), not traced.")
     edges = np.asarray(edges, dtype=float)
@@ -91,14 +124,21 @@ def check_edges(name: str, edges, *, min_value: float | None = None) -> np.ndarr
 
 
 def check_ndim(name: str, x, ndim: int | Sequence[int]) -> None:
-    """Raise unless ``x`` has the given number of dimensions."""
+    """Raise unless ``x`` has the given number of dimensions.
+
+    Host-side, on the static shape: safe under jit, vmap and grad.
+    """
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if np.ndim(x) not in allowed:
         raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimensions; got shape {np.shape(x)}.")
 
 
 def check_positions(name: str, pos, ndim: int | None = None) -> None:
-    """Raise unless ``pos`` is an (N, d) array of finite coordinates."""
+    """Raise unless ``pos`` is an (N, d) array of finite coordinates.
+
+    Host-side; the shape check is static and the NaN check skips traced values, so it is safe
+    under jit, vmap and grad.
+    """
     shape = np.shape(pos)
     if len(shape) != 2 or (ndim is not None and shape[1] != ndim):
         want = f"(N, {ndim})" if ndim is not None else "(N, d)"
@@ -107,7 +147,10 @@ def check_positions(name: str, pos, ndim: int | None = None) -> None:
 
 
 def check_choice(name: str, value, choices: Sequence[str]) -> str:
-    """Raise unless ``value`` is one of ``choices``."""
+    """Raise unless ``value`` is one of ``choices``.
+
+    Host-side, on static strings.
+    """
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}.")
     return value

@@ -28,6 +28,7 @@ from cosmojax._validate import (
     check_box_size,
     check_choice,
     check_finite,
+    check_int,
     check_mesh_shape,
     check_positions,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "paint",
     "readout",
     "gradient_kernel",
+    "gradient_kernel_numpy",
     "gradient",
     "inverse_laplacian_kernel",
 ]
@@ -58,20 +60,29 @@ GRADIENT_KINDS = ("exact", "fd2", "fd4")
 
 
 def cell_size(mesh_shape: Sequence[int], box_size) -> tuple[float, ...]:
-    """Side lengths of one cell, Mpc/h, one per axis."""
+    """Side lengths of one cell, Mpc/h, one per axis.
+
+    Host-side, from static sizes: Python floats, not traced.
+    """
     shape = check_mesh_shape("mesh_shape", mesh_shape)
     sizes = check_box_size("box_size", box_size, len(shape))
     return tuple(s / n for s, n in zip(sizes, shape))
 
 
 def rfftn_shape(mesh_shape: Sequence[int]) -> tuple[int, ...]:
-    """Shape of ``jnp.fft.rfftn`` of a real mesh: the last axis becomes n // 2 + 1."""
+    """Shape of ``jnp.fft.rfftn`` of a real mesh: the last axis becomes n // 2 + 1.
+
+    Host-side, from static sizes.
+    """
     shape = tuple(mesh_shape)
     return shape[:-1] + (shape[-1] // 2 + 1,)
 
 
 def frequencies(mesh_shape: Sequence[int]) -> list[np.ndarray]:
-    """Integer frequencies m_i of an rfftn mesh, one broadcastable numpy array per axis."""
+    """Integer frequencies m_i of an rfftn mesh, one broadcastable numpy array per axis.
+
+    Host-side numpy from static sizes (a constant under jit; nothing to differentiate).
+    """
     shape = check_mesh_shape("mesh_shape", mesh_shape)
     d = len(shape)
     out = []
@@ -95,6 +106,7 @@ def rfftn_kvec(mesh_shape: Sequence[int], box_size) -> list[jax.Array]:
     -------
     list of d arrays, the i-th of shape 1 everywhere but axis i, broadcasting to
     ``rfftn_shape(mesh_shape)``. Default float dtype.
+    Built from static sizes: a constant under jit; nothing to differentiate.
     """
     dtype = jnp.result_type(float)
     return [jnp.asarray(k, dtype=dtype) for k in kvec_numpy(mesh_shape, box_size)]
@@ -108,7 +120,10 @@ def kvec_numpy(mesh_shape: Sequence[int], box_size) -> list[np.ndarray]:
 
 
 def rfftn_kmag(mesh_shape: Sequence[int], box_size) -> jax.Array:
-    """|k| on an rfftn mesh, h/Mpc, shape ``rfftn_shape(mesh_shape)``."""
+    """|k| on an rfftn mesh, h/Mpc, shape ``rfftn_shape(mesh_shape)``.
+
+    Built from static sizes: a constant under jit; nothing to differentiate.
+    """
     kvec = rfftn_kvec(mesh_shape, box_size)
     return jnp.sqrt(sum(k**2 for k in kvec))
 
@@ -119,6 +134,7 @@ def hermitian_weights(mesh_shape: Sequence[int]) -> jax.Array:
     Cells on the planes m_d = 0 and (for even n_d) m_d = n_d / 2 are their own mirror and
     count once; the others also stand for their complex conjugate at -k and count twice.
     Shape ``rfftn_shape(mesh_shape)``, float.
+    Built from static sizes: a constant under jit; nothing to differentiate.
     """
     return jnp.asarray(hermitian_weights_numpy(mesh_shape), dtype=jnp.result_type(float))
 
@@ -141,6 +157,7 @@ def window(mesh_shape: Sequence[int], scheme: str = "cic") -> jax.Array:
 
     p = 1, 2, 3 for NGP, CIC, TSC (Hockney & Eastwood 1988). Shape
     ``rfftn_shape(mesh_shape)``, dimensionless, in (0, 1].
+    Built from static sizes: a constant under jit; nothing to differentiate.
     """
     check_choice("scheme", scheme, SCHEMES)
     shape = check_mesh_shape("mesh_shape", mesh_shape)
@@ -250,8 +267,7 @@ def paint(pos, mesh_shape: Sequence[int], box_size, weights=None, scheme: str = 
 
 def _chunks(x, chunk_size: int):
     """(N, ...) -> (n_chunks, chunk_size, ...), zero-padded at the end."""
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int or None; got {chunk_size}.")
+    chunk_size = check_int("chunk_size", chunk_size, allow_none=True)
     n_chunks = -(-x.shape[0] // chunk_size)
     pad = n_chunks * chunk_size - x.shape[0]
     x = jnp.concatenate([x, jnp.zeros((pad,) + x.shape[1:], x.dtype)])
@@ -299,21 +315,41 @@ def gradient_kernel(mesh_shape: Sequence[int], box_size, kind: str = "exact") ->
         (4-point, i (8 sin(k h) - sin(2 k h)) / (6 h)); h is the cell size.
     The Nyquist plane of "exact" is set to 0, so the derivative of a real field stays real.
     Each array broadcasts to ``rfftn_shape(mesh_shape)``; units h/Mpc.
+    Built from static sizes: a constant under jit; nothing to differentiate.
     """
     check_choice("kind", kind, GRADIENT_KINDS)
     shape = check_mesh_shape("mesh_shape", mesh_shape)
     cells = cell_size(shape, box_size)
-    out = []
-    for k, m, n, h in zip(rfftn_kvec(shape, box_size), frequencies(shape), shape, cells):
-        if kind == "exact":
-            nyquist = jnp.asarray((n % 2 == 0) & (np.abs(m) == n // 2))
-            d = jnp.where(nyquist, 0.0, k)
-        elif kind == "fd2":
-            d = jnp.sin(k * h) / h
-        else:
-            d = (8.0 * jnp.sin(k * h) - jnp.sin(2.0 * k * h)) / (6.0 * h)
-        out.append(1j * d)
-    return out
+    dtype = jnp.result_type(float)
+    return [
+        1j * jnp.asarray(gradient_kernel_numpy(m / n, h, kind), dtype)
+        for m, n, h in zip(frequencies(shape), shape, cells)
+    ]
+
+
+def gradient_kernel_numpy(u, cell: float, kind: str = "exact") -> np.ndarray:
+    """Imaginary part of the d/dx multiplier of ``gradient_kernel`` along one axis.
+
+    Parameters
+    ----------
+    u : array, any shape, frequencies in cycles per cell, in [-1/2, 1/2]
+    cell : float, the cell size h, Mpc/h
+    kind : "exact" (k = 2 pi u / h, 0 on the Nyquist frequencies |u| = 1/2), "fd2"
+        (sin(k h) / h) or "fd4" ((8 sin(k h) - sin(2 k h)) / (6 h))
+
+    Returns
+    -------
+    float64 numpy array, shape of ``u``, h/Mpc: a constant for static set-up under jit
+    (not traced, so not differentiable).
+    """
+    check_choice("kind", kind, GRADIENT_KINDS)
+    u = np.asarray(u, dtype=float)
+    k = 2 * np.pi * u / cell
+    if kind == "exact":
+        return np.where(np.isclose(np.abs(u), 0.5), 0.0, k)
+    if kind == "fd2":
+        return np.sin(k * cell) / cell
+    return (8.0 * np.sin(k * cell) - np.sin(2.0 * k * cell)) / (6.0 * cell)
 
 
 def gradient(field, box_size, kind: str = "exact"):
@@ -339,6 +375,7 @@ def inverse_laplacian_kernel(mesh_shape: Sequence[int], box_size) -> jax.Array:
     """Fourier multiplier of the inverse Laplacian, -1/k^2 ((Mpc/h)^2), 0 at k = 0.
 
     Shape ``rfftn_shape(mesh_shape)``.
+    Built from static sizes: a constant under jit; nothing to differentiate.
     """
     k2 = rfftn_kmag(mesh_shape, box_size) ** 2
     safe = jnp.where(k2 > 0, k2, 1.0)

@@ -5,6 +5,8 @@ import pytest
 
 from cosmojax import mesh
 
+from tests._transforms import assert_vmap_and_jit
+
 
 @pytest.mark.parametrize("scheme", mesh.SCHEMES)
 @pytest.mark.parametrize("shape, box", [((8, 12, 10), (80.0, 60.0, 50.0)), ((16, 8), 40.0)])
@@ -115,6 +117,20 @@ def test_gradient_of_a_sine_wave(x64, kind):
     assert np.abs(g[0]).max() < 1e-12 and np.abs(g[2]).max() < 1e-12
 
 
+@pytest.mark.parametrize("kind", ["exact", "fd2", "fd4"])
+def test_one_axis_gradient_kernel_is_the_mesh_kernel(x64, kind):
+    # the per-axis numpy table (used by the N-body force response) and the mesh kernel agree,
+    # Nyquist planes included, on even and odd axes
+    shape, box = (8, 7, 6), (40.0, 35.0, 24.0)
+    kernels = mesh.gradient_kernel(shape, box, kind)
+    for axis, (m, n, L) in enumerate(zip(mesh.frequencies(shape), shape, box)):
+        table = mesh.gradient_kernel_numpy(m / n, L / n, kind)
+        np.testing.assert_allclose(np.imag(kernels[axis]), table, rtol=1e-14, atol=1e-14)
+        np.testing.assert_array_equal(np.real(kernels[axis]), 0.0)
+    folded = mesh.gradient_kernel_numpy(np.array([-0.5, 0.5]), 5.0, kind)
+    np.testing.assert_allclose(folded[0], -folded[1] if kind != "exact" else 0.0, atol=1e-14)
+
+
 def test_inverse_laplacian_inverts_the_laplacian(x64):
     n, box = 16, 50.0
     f = jax.random.normal(jax.random.key(3), (n, n, n))
@@ -178,5 +194,15 @@ def test_chunked_paint_and_readout_equal_one_pass(scheme):
     read = mesh.readout(whole, pos, 50.0, scheme=scheme, chunk_size=256)
     np.testing.assert_allclose(read, mesh.readout(whole, pos, 50.0, scheme=scheme), rtol=1e-6)
     assert read.shape == (1000,)
-    with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+    with pytest.raises(ValueError, match="chunk_size must be an integer >= 1"):
         mesh.paint(pos, (8, 8, 8), 50.0, chunk_size=0)
+
+
+def test_paint_readout_compensate_gradient_vmap_over_a_batch_and_jit():
+    pos = jax.random.uniform(jax.random.key(0), (3, 64, 3), maxval=40.0)
+    w = jax.random.uniform(jax.random.key(1), (3, 64), minval=0.5, maxval=1.5)
+    assert_vmap_and_jit(lambda p, m: mesh.paint(p, (8, 8, 8), 40.0, weights=m), pos, w)
+    fields = jax.random.normal(jax.random.key(2), (3, 8, 8, 8))
+    assert_vmap_and_jit(lambda f, p: mesh.readout(f, p, 40.0, scheme="tsc"), fields, pos)
+    assert_vmap_and_jit(lambda f: mesh.gradient(f, 40.0, kind="fd4"), fields, atol=1e-5)
+    assert_vmap_and_jit(lambda f: mesh.compensate(jnp.fft.rfftn(f), (8, 8, 8), "cic"), fields, atol=1e-5)

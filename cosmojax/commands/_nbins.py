@@ -9,6 +9,23 @@ import sys
 
 import numpy as np
 
+from cosmojax._validate import check_int
+
+
+def add_catalogue_arguments(p, rbins_help: str) -> None:
+    """Add the arguments every n-point sub-command takes: the catalogue, ``--randoms``,
+    ``--rbins`` (described by ``rbins_help``) and ``--box``."""
+    p.add_argument("data", help="catalogue (.npy, .npz, .csv, .txt, .fits), positions in Mpc/h")
+    p.add_argument("--randoms", help="random catalogue (same formats)")
+    p.add_argument("--rbins", nargs="+", required=True,
+                   help=f"{rbins_help} in Mpc/h, or lin:START:STOP:N / log:START:STOP:N")
+    p.add_argument("--box", type=float, help="periodic box side in Mpc/h (points in [0, L))")
+
+
+def add_out_argument(p) -> None:
+    """Add ``--out``: the output table (.csv or .json), CSV on standard output if absent."""
+    p.add_argument("--out", help="output file (.csv or .json); CSV on standard output if absent")
+
 
 def parse_bins(tokens) -> np.ndarray:
     """Bin edges from the command line.
@@ -20,9 +37,8 @@ def parse_bins(tokens) -> np.ndarray:
         parts = tokens[0].split(":")
         if len(parts) != 4 or parts[0] not in ("lin", "log"):
             raise ValueError(f"--rbins spec must be lin:START:STOP:N or log:START:STOP:N; got {tokens[0]!r}.")
-        start, stop, n = float(parts[1]), float(parts[2]), int(parts[3])
-        if n < 1:
-            raise ValueError(f"--rbins needs at least one bin; got N={n}.")
+        start, stop = float(parts[1]), float(parts[2])
+        n = check_int("--rbins N", int(parts[3]))
         if parts[0] == "lin":
             return np.linspace(start, stop, n + 1)
         if start <= 0:
@@ -60,5 +76,6 @@ def write_table(rows: list[dict], out: str | None, meta: dict) -> None:
 
 
 def as_float(x) -> float:
+    """``x`` (a scalar array) as a Python float, with NaN for any non-finite value."""
     v = float(np.asarray(x))
     return v if np.isfinite(v) else float("nan")

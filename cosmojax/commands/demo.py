@@ -8,8 +8,12 @@ import time
 
 import numpy as np
 
+from cosmojax._validate import check_int, check_positive
+from cosmojax.commands._runs import add_mesh_arguments, add_output_arguments
+
 
 def register(subparsers) -> None:
+    """Add the ``demo`` sub-command."""
     p = subparsers.add_parser(
         "demo",
         help="simulate Gaussian fields for Planck 2018 and measure their power spectrum",
@@ -18,16 +22,15 @@ def register(subparsers) -> None:
             "their P(k), and write a table, a PNG plot and a JSON summary."
         ),
     )
-    p.add_argument("--mesh", type=int, default=64, help="cells per side (default 64)")
-    p.add_argument("--box", type=float, default=500.0, help="box side, Mpc/h (default 500)")
+    add_mesh_arguments(p, mesh=64, box=500.0, mesh_help="cells per side")
     p.add_argument("--realisations", type=int, default=8, help="fields to average (default 8)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the root PRNG key")
-    p.add_argument("--out", default="cosmojax_demo", help="output folder (default ./cosmojax_demo)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_output_arguments(p, out="cosmojax_demo")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    """Simulate the fields, measure P(k), print a table and write the plot and summary;
+    returns the exit status."""
     import jax
     from tqdm.auto import tqdm
 
@@ -37,10 +40,8 @@ def run(args) -> int:
 
     if args.mesh < 8 or args.mesh % 2:
         raise ValueError(f"--mesh must be an even number >= 8; got {args.mesh}.")
-    if args.box <= 0:
-        raise ValueError(f"--box must be > 0; got {args.box}.")
-    if args.realisations < 1:
-        raise ValueError(f"--realisations must be >= 1; got {args.realisations}.")
+    check_positive("--box", args.box)
+    check_int("--realisations", args.realisations)
 
     shape = (args.mesh,) * 3
     cosmo = planck2018()

@@ -7,8 +7,12 @@ import json
 import os
 import time
 
+from cosmojax._validate import check_int
+from cosmojax.commands._runs import add_mesh_arguments, add_output_arguments
+
 
 def register(subparsers) -> None:
+    """Add the ``simulate`` sub-command."""
     p = subparsers.add_parser(
         "simulate",
         help="run a particle-mesh N-body simulation and write snapshots and a P(k) plot",
@@ -18,8 +22,7 @@ def register(subparsers) -> None:
             "snapshot (positions, velocities, density mesh), pk.json and pk.png."
         ),
     )
-    p.add_argument("--mesh", type=int, default=64, help="particles per side (default 64)")
-    p.add_argument("--box", type=float, default=256.0, help="box side, Mpc/h (default 256)")
+    add_mesh_arguments(p, mesh=64, box=256.0, mesh_help="particles per side")
     p.add_argument("--steps", type=int, default=10, help="time steps (default 10)")
     p.add_argument("--a-init", type=float, default=0.1, help="initial scale factor (default 0.1)")
     p.add_argument(
@@ -28,14 +31,13 @@ def register(subparsers) -> None:
     p.add_argument("--force-factor", type=int, default=1, help="force mesh / particle grid (default 1)")
     p.add_argument("--lpt-order", type=int, choices=(1, 2), default=2, help="LPT order of the ICs (default 2)")
     p.add_argument("--scheme", choices=("ngp", "cic", "tsc"), default="cic", help="mass assignment (default cic)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the root PRNG key")
     p.add_argument("--fixed-amplitude", action="store_true", help="set every |delta_k| to its rms")
-    p.add_argument("--out", default="run", help="output folder (default ./run)")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_output_arguments(p, out="run")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    """Run the simulation, write the snapshots, pk.json and pk.png; returns the exit status."""
     import jax
     import numpy as np
     from tqdm.auto import tqdm
@@ -49,10 +51,8 @@ def run(args) -> int:
     from cosmojax.sims.rsd import peculiar_velocity
     from cosmojax.stats import default_kedges, power_spectrum
 
-    if args.mesh < 4:
-        raise ValueError(f"--mesh must be >= 4; got {args.mesh}.")
-    if args.steps < 1:
-        raise ValueError(f"--steps must be >= 1; got {args.steps}.")
+    check_int("--mesh", args.mesh, 4)
+    check_int("--steps", args.steps)
     config = SimConfig(
         mesh_shape=args.mesh,
         box_size=args.box,

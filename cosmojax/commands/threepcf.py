@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from cosmojax.commands._nbins import as_float, load, parse_bins, write_table
+from cosmojax.commands._nbins import add_catalogue_arguments, add_out_argument, as_float, load, parse_bins, write_table
 
 
 def register(subparsers) -> None:
     """Add the ``3pcf`` sub-command."""
     p = subparsers.add_parser("3pcf", help="three-point function (triangle counts or Legendre multipoles)",
                               description=__doc__.split("\n\n")[0])
-    p.add_argument("data", help="catalogue (.npy, .npz, .csv, .txt, .fits), positions in Mpc/h")
-    p.add_argument("--randoms", help="random catalogue (same formats)")
-    p.add_argument("--rbins", nargs="+", required=True,
-                   help="side bin edges in Mpc/h, or lin:START:STOP:N / log:START:STOP:N")
-    p.add_argument("--box", type=float, help="periodic box side in Mpc/h (points in [0, L))")
+    add_catalogue_arguments(p, "side bin edges")
     p.add_argument("--lmax", type=int, help="measure Legendre multipoles up to this l instead of triangle cells")
-    p.add_argument("--out", help="output file (.csv or .json); CSV on standard output if absent")
+    add_out_argument(p)
     p.set_defaults(func=run)
 
 

@@ -13,22 +13,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from cosmojax.commands._nbins import as_float, load, parse_bins, write_table
+from cosmojax.commands._nbins import add_catalogue_arguments, add_out_argument, as_float, load, parse_bins, write_table
 
 
 def register(subparsers) -> None:
     """Add the ``xi`` sub-command."""
     p = subparsers.add_parser("xi", help="two-point correlation function xi(r) of a catalogue",
                               description=__doc__.split("\n\n")[0])
-    p.add_argument("data", help="catalogue (.npy, .npz, .csv, .txt, .fits), positions in Mpc/h")
-    p.add_argument("--randoms", help="random catalogue (same formats)")
-    p.add_argument("--rbins", nargs="+", required=True,
-                   help="bin edges in Mpc/h, or lin:START:STOP:N / log:START:STOP:N")
-    p.add_argument("--box", type=float, help="periodic box side in Mpc/h (points in [0, L))")
+    add_catalogue_arguments(p, "bin edges")
     p.add_argument("--estimator", default="landy-szalay",
                    choices=["landy-szalay", "natural", "davis-peebles", "hamilton"])
     p.add_argument("--chunk-size", type=int, default=1 << 20, help="pairs evaluated at once per device")
-    p.add_argument("--out", help="output file (.csv or .json); CSV on standard output if absent")
+    add_out_argument(p)
     p.set_defaults(func=run)
 
 

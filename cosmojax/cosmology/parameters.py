@@ -55,7 +55,10 @@ def planck2018() -> Cosmology:
     """Planck 2018 best fit (TT,TE,EE+lowE+lensing+BAO; Planck Collaboration 2020, A&A 641, A6,
     Table 2, last column), flat LambdaCDM, from the physical densities omega_c = 0.11933
     and omega_b = 0.02242. Massive neutrinos (0.06 eV, Omega_nu = 0.0014) are not modelled,
-    so Omega_m = 0.3096 rather than Planck's 0.3111."""
+    so Omega_m = 0.3096 rather than Planck's 0.3111.
+    Returns a ``Cosmology`` pytree of Python floats: jit, vmap (over stacked fields) and grad
+    all accept it.
+    """
     h = 0.6766
     return Cosmology(
         Omega_c=0.11933 / h**2,
@@ -82,11 +85,17 @@ def check_cosmology(cosmo) -> None:
 
 
 def check_scale_factor(name: str, a) -> None:
-    """Raise unless every concrete scale factor is > 0."""
+    """Raise unless every concrete scale factor is > 0.
+
+    Host-side; traced values are skipped, so it is safe under jit, vmap and grad.
+    """
     check_positive(name, a)
 
 
 def as_float_array(x):
-    """``x`` as a floating JAX array of the default float dtype (float64 under x64)."""
+    """``x`` as a floating JAX array of the default float dtype (float64 under x64).
+
+    jit, vmap and grad safe.
+    """
     x = jnp.asarray(x)
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.result_type(float))

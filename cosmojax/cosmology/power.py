@@ -46,8 +46,7 @@ TRANSFERS = ("eisenstein_hu", "eisenstein_hu_nowiggle")
 
 def _check_table(table: PowerTable) -> None:
     k = check_edges("transfer.k", table.k, min_value=0.0)
-    if k[0] <= 0:
-        raise ValueError("transfer.k must be > 0 (the table is read in log-log).")
+    check_positive("transfer.k", k)  # the table is read in log-log
     if np.shape(table.power) != k.shape:
         raise ValueError(f"transfer.power must have the shape of transfer.k {k.shape}; got {np.shape(table.power)}.")
     check_positive("transfer.power", table.power)

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import NamedSharding, PartitionSpec
 
-from cosmojax._validate import check_finite, check_positive
+from cosmojax._validate import check_finite, check_int, check_positive
 
 SIM_AXIS = "sims"
 
@@ -85,9 +85,8 @@ def _sim_indices(n, mesh):
 
 
 def _check_counts(n_s, n_d):
-    if int(n_s) < 2:
-        raise ValueError(f"n_s must be >= 2 (a covariance needs two simulations); got {n_s}.")
-    if not 1 <= int(n_d) <= int(n_s):
+    n_s = check_int("n_s", n_s, 2)  # a covariance needs two simulations
+    if not 1 <= int(n_d) <= n_s:
         raise ValueError(f"n_d must satisfy 1 <= n_d <= n_s = {n_s}; got {n_d}.")
 
 
@@ -108,6 +107,7 @@ def finite_differences(
     The derivative of simulation i for parameter a is
     ``(f(sim(k_i, theta + delta_a e_a)) - f(sim(k_i, theta - delta_a e_a))) / (2 delta_a)``.
     Differentiable with respect to the network parameters.
+    Returns a SummarySource whose ``compute`` is jit safe.
     """
     theta_fid = jnp.atleast_1d(jnp.asarray(theta_fid, dtype=jnp.result_type(float)))
     check_finite("theta_fid", theta_fid)
@@ -142,6 +142,8 @@ def autodiff(simulator: Callable, theta_fid, n_s: int, n_d: int | None = None, c
     Parameters as in ``finite_differences`` without ``delta``; ``simulator`` must be
     differentiable in theta. The derivative for simulation i is
     ``jacfwd(lambda th: f(sim(k_i, th)))(theta_fid)`` transposed to ``(p, s)``.
+    Returns a SummarySource whose ``compute`` is jit safe and differentiable with respect to the
+    network parameters.
     """
     theta_fid = jnp.atleast_1d(jnp.asarray(theta_fid, dtype=jnp.result_type(float)))
     check_finite("theta_fid", theta_fid)
@@ -181,6 +183,8 @@ def precomputed(
     delta : (p,) array or float, the offsets used for ``plus``/``minus``
     data_derivatives : (n_d, p, ...) array, d data / d theta_a (instead of plus/minus)
     chunk_size : simulations per vmapped chunk, or None
+    Returns a SummarySource whose ``compute`` is jit safe and differentiable with respect to the
+    network parameters.
     """
     fiducial = jnp.asarray(fiducial)
     check_finite("fiducial", fiducial)

@@ -135,6 +135,7 @@ def fisher_modes(mesh_shape: Sequence[int], box_size, kmax: float | None = None)
     Returns (k, w), two 1D float64 numpy arrays: |k| (h/Mpc) of every rfftn cell with
     0 < |k| (<= kmax when given) and its ``cosmojax.mesh.hermitian_weights`` weight, so that
     F = 1/2 sum_i w_i dlnP_i dlnP_i^T counts each full-grid mode once.
+    Host-side, from static sizes: not traced, not differentiable.
     """
     shape = check_mesh_shape("mesh_shape", mesh_shape)
     sizes = check_box_size("box_size", box_size, len(shape))

@@ -22,6 +22,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from cosmojax._validate import check_positive
 from cosmojax.imnn.fisher import FisherStats
 
 
@@ -40,9 +41,12 @@ def covariance_distance(C, invC):
 
 
 def coupling_alpha(lam: float, epsilon: float) -> float:
-    """alpha(lambda, epsilon) of the adaptive coupling; needs lam > 0 and epsilon > 0."""
-    if lam <= 0 or epsilon <= 0:
-        raise ValueError(f"lam and epsilon must be > 0; got lam={lam}, epsilon={epsilon}.")
+    """alpha(lambda, epsilon) of the adaptive coupling; needs lam > 0 and epsilon > 0.
+
+    Host-side: ``lam`` and ``epsilon`` are concrete floats; returns a Python float (not traced).
+    """
+    check_positive("lam", lam)
+    check_positive("epsilon", epsilon)
     arg = epsilon * (lam - 1.0) + epsilon**2 / (1.0 + epsilon)
     if arg <= 0:
         raise ValueError(f"epsilon * (lam - 1) + epsilon^2 / (1 + epsilon) must be > 0; got {arg} (raise lam).")

@@ -31,6 +31,7 @@ import optax
 from jax.sharding import Mesh
 from tqdm.auto import tqdm
 
+from cosmojax._validate import check_int
 from cosmojax.imnn.derivatives import SIM_AXIS, SummarySource
 from cosmojax.imnn.fisher import FisherStats, fisher_statistics
 from cosmojax.imnn.loss import LossInfo, coupling_alpha, imnn_loss
@@ -57,6 +58,13 @@ class IMNNInfo(NamedTuple):
 
 
 class IMNN(NamedTuple):
+    """An IMNN built by :func:`imnn`: pure functions, the summary source and the device mesh.
+
+    init(params) -> IMNNState; step(state, key) -> (IMNNState, IMNNInfo);
+    fisher(params, key, src=None) -> FisherStats; loss(params, key) -> (scalar, aux).
+    All jit safe; ``loss`` is differentiable with respect to ``params``.
+    """
+
     init: Callable
     step: Callable
     fisher: Callable
@@ -66,7 +74,10 @@ class IMNN(NamedTuple):
 
 
 def device_mesh(devices=None) -> Mesh:
-    """A one-axis ``Mesh`` named ``"sims"`` over ``devices`` (default: all of ``jax.devices()``)."""
+    """A one-axis ``Mesh`` named ``"sims"`` over ``devices`` (default: all of ``jax.devices()``).
+
+    Host-side set-up: not traced.
+    """
     devices = jax.devices() if devices is None else list(devices)
     return Mesh(np.asarray(devices), (SIM_AXIS,))
 
@@ -192,8 +203,8 @@ def fit_imnn(
     -------
     IMNNResult. A Python driver around jitted blocks (not itself jit safe).
     """
-    if n_steps < 1 or validate_every < 1:
-        raise ValueError(f"n_steps and validate_every must be >= 1; got {n_steps}, {validate_every}.")
+    n_steps = check_int("n_steps", n_steps)
+    validate_every = check_int("validate_every", validate_every)
     k_train, k_val = jax.random.split(key)
     val_src = model.source if validation is None else validation
 

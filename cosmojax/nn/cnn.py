@@ -104,6 +104,7 @@ def density_cube_cnn(out_features: int = 2) -> CNN:
     Three blocks of two 3^3 convolutions (16, 32, 64 channels) with 2x average pooling,
     then dense layers of 256 and 64 units and a linear output. Input ``(batch, 32, 32, 32, 1)``
     (density contrast), output ``(batch, out_features)``.
+    The module's ``apply`` is jit, vmap and grad safe.
     """
     return CNN(
         features=(16, 32, 64),
@@ -117,7 +118,10 @@ def density_cube_cnn(out_features: int = 2) -> CNN:
 
 
 def conv_output_size(spatial_shape: Sequence[int], n_blocks: int, pooling: str = "max") -> int:
-    """Number of spatial positions left after ``n_blocks`` blocks (for parameter counting)."""
+    """Number of spatial positions left after ``n_blocks`` blocks (for parameter counting).
+
+    Host-side integer arithmetic on static sizes.
+    """
     shape = np.asarray(spatial_shape)
     if pooling != "none":
         shape = shape // 2**n_blocks

@@ -30,6 +30,12 @@ def _norm(kind: str, groups: int, name: str | None = None):
     return lambda x: x
 
 
+def _norm_act(module, x, name: str | None = None):
+    """Pre-activation act(norm(x)) with ``module``'s norm, groups and activation; called
+    inside its compact ``__call__``, so the norm's parameters belong to ``module``."""
+    return activation(module.activation)(_norm(module.norm, module.groups, name=name)(x))
+
+
 class PreActBottleneck(nn.Module):
     """One pre-activated bottleneck unit; output channels ``4 * features``.
 
@@ -45,17 +51,16 @@ class PreActBottleneck(nn.Module):
 
     @nn.compact
     def __call__(self, x):
-        act = activation(self.activation)
         out_ch = 4 * self.features
-        pre = act(_norm(self.norm, self.groups)(x))
+        pre = _norm_act(self, x)
         if self.stride != 1 or x.shape[-1] != out_ch:
             shortcut = nn.Conv(out_ch, (1, 1), strides=(self.stride,) * 2, use_bias=False, name="shortcut")(pre)
         else:
             shortcut = x
         y = nn.Conv(self.features, (1, 1), use_bias=False)(pre)
-        y = act(_norm(self.norm, self.groups)(y))
+        y = _norm_act(self, y)
         y = nn.Conv(self.features, (3, 3), strides=(self.stride,) * 2, padding="SAME", use_bias=False)(y)
-        y = act(_norm(self.norm, self.groups)(y))
+        y = _norm_act(self, y)
         y = nn.Conv(out_ch, (1, 1), use_bias=False)(y)
         return y + shortcut
 
@@ -96,7 +101,6 @@ class PreActResNet(nn.Module):
         check_choice("norm", self.norm, NORMS)
         if x.ndim != 4:
             raise ValueError(f"x must have shape (batch, H, W, channels); got shape {x.shape}.")
-        act = activation(self.activation)
         x = nn.Conv(self.stem_features, (3, 3), padding="SAME", use_bias=False, name="stem")(x)
         for stage, n_units in enumerate(self.stage_sizes):
             for unit in range(n_units):
@@ -104,6 +108,6 @@ class PreActResNet(nn.Module):
                 x = PreActBottleneck(
                     self.base_features * 2**stage, stride, self.norm, self.groups, self.activation
                 )(x)
-        x = act(_norm(self.norm, self.groups, name="final_norm")(x))
+        x = _norm_act(self, x, name="final_norm")
         x = jnp.mean(x, axis=(1, 2))
         return nn.Dense(self.num_classes, name="classifier")(x)

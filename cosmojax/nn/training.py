@@ -46,6 +46,12 @@ class StepInfo(NamedTuple):
 
 
 class Trainer(NamedTuple):
+    """The pure functions of a trainer, from :func:`make_trainer`.
+
+    init(params) -> TrainState; step(state, batch, key) -> (TrainState, StepInfo);
+    evaluate(params, batch, key) -> scalar loss. All pure and jit safe.
+    """
+
     init: Callable
     step: Callable
     evaluate: Callable
@@ -103,7 +109,10 @@ def _take(data, idx):
 
 
 def save_checkpoint(path: str, tree) -> None:
-    """Write a pytree of arrays/scalars to ``path`` (flax msgpack), atomically."""
+    """Write a pytree of arrays/scalars to ``path`` (flax msgpack), atomically.
+
+    Host-side file I/O: not traced.
+    """
     blob = flax.serialization.msgpack_serialize(flax.serialization.to_state_dict(jax.device_get(tree)))
     tmp = f"{path}.tmp"
     with open(tmp, "wb") as fh:
@@ -112,7 +121,10 @@ def save_checkpoint(path: str, tree) -> None:
 
 
 def load_checkpoint(path: str, target):
-    """Read a checkpoint written by ``save_checkpoint`` into the structure of ``target``."""
+    """Read a checkpoint written by ``save_checkpoint`` into the structure of ``target``.
+
+    Host-side file I/O: not traced.
+    """
     with open(path, "rb") as fh:
         state = flax.serialization.msgpack_restore(fh.read())
     return flax.serialization.from_state_dict(target, state)

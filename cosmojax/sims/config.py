@@ -14,7 +14,7 @@ from typing import Optional
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_choice, check_mesh_shape
+from cosmojax._validate import check_choice, check_int, check_mesh_shape, check_positive
 from cosmojax.mesh import GRADIENT_KINDS, SCHEMES
 
 GRADIENTS = ("autodiff", "checkpoint", "adjoint")
@@ -93,16 +93,12 @@ class SimConfig:
         if not (isinstance(self.box_size, (int, float, np.number)) and np.isfinite(self.box_size) and self.box_size > 0):
             raise ValueError(f"box_size must be a positive number (Mpc/h); got {self.box_size!r}.")
         object.__setattr__(self, "box_size", float(self.box_size))
-        if int(self.force_factor) != self.force_factor or self.force_factor < 1:
-            raise ValueError(f"force_factor must be an integer >= 1; got {self.force_factor!r}.")
-        if int(self.steps) != self.steps or self.steps < 1:
-            raise ValueError(f"steps must be an integer >= 1; got {self.steps!r}.")
-        object.__setattr__(self, "steps", int(self.steps))
+        check_int("force_factor", self.force_factor)
+        object.__setattr__(self, "steps", check_int("steps", self.steps))
         snaps = np.atleast_1d(np.asarray(self.a_snapshots, dtype=float))
         if snaps.size == 0 or not np.all(np.isfinite(snaps)):
             raise ValueError(f"a_snapshots must hold at least one finite scale factor; got {self.a_snapshots!r}.")
-        if not (np.isfinite(self.a_init) and self.a_init > 0):
-            raise ValueError(f"a_init must be > 0; got {self.a_init!r}.")
+        check_positive("a_init", self.a_init)
         if np.any(np.diff(snaps) <= 0):
             raise ValueError(f"a_snapshots must be strictly increasing; got {tuple(snaps)}.")
         if snaps[0] < self.a_init:
@@ -120,8 +116,7 @@ class SimConfig:
         check_choice("gradient_kind", self.gradient_kind, GRADIENT_KINDS)
         check_choice("dtype", self.dtype, DTYPES)
         check_choice("gradient", self.gradient, GRADIENTS)
-        if self.chunk_size is not None and (int(self.chunk_size) != self.chunk_size or self.chunk_size < 1):
-            raise ValueError(f"chunk_size must be a positive integer or None; got {self.chunk_size!r}.")
+        check_int("chunk_size", self.chunk_size, allow_none=True)
 
     def replace(self, **changes) -> "SimConfig":
         """A copy with some fields changed (and checked again)."""
@@ -134,6 +129,7 @@ class SimConfig:
 
     @property
     def num_particles(self) -> int:
+        """Number of particles N = n^3 (static int)."""
         return self.n**3
 
     @property
@@ -148,6 +144,7 @@ class SimConfig:
 
     @property
     def a_final(self) -> float:
+        """Scale factor of the last snapshot, where the integration ends."""
         return self.a_snapshots[-1]
 
     @property
@@ -167,6 +164,7 @@ class SimConfig:
 
     @property
     def float_dtype(self):
+        """``dtype`` as a numpy dtype (float32 or float64) for the particle arrays."""
         return jnp.dtype(self.dtype)
 
     @property

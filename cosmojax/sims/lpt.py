@@ -53,7 +53,10 @@ class Particles(NamedTuple):
 
 
 def check_noise(noise, config: SimConfig) -> None:
-    """Raise ``ValueError`` unless ``noise`` has the particle-grid shape of ``config``."""
+    """Raise ``ValueError`` unless ``noise`` has the particle-grid shape of ``config``.
+
+    Host-side, on the static shape: safe to call under jit and vmap.
+    """
     if np.shape(noise) != config.mesh_shape:
         raise ValueError(
             f"noise must have the particle-grid shape {config.mesh_shape} of config.mesh_shape; got {np.shape(noise)}."
@@ -61,7 +64,10 @@ def check_noise(noise, config: SimConfig) -> None:
 
 
 def lattice(config: SimConfig, dtype=None) -> jax.Array:
-    """Lattice (Lagrangian) positions q of the particles, (N, 3), Mpc/h, in C order of the grid."""
+    """Lattice (Lagrangian) positions q of the particles, (N, 3), Mpc/h, in C order of the grid.
+
+    A constant from the static ``config`` (not traced, nothing to differentiate).
+    """
     n = config.n
     i = jnp.arange(n, dtype=dtype or config.float_dtype) * config.spacing
     q = jnp.meshgrid(i, i, i, indexing="ij")
@@ -185,7 +191,11 @@ def lpt(noise, cosmo, config: SimConfig, a=None, *, order=None, fixed_amplitude:
 
 
 def lpt_from_potentials(psi1, psi2, cosmo, a, config: SimConfig, table=None) -> Particles:
-    """Particles at ``a`` from unit-growth displacement fields (``lpt_potentials``)."""
+    """Particles at ``a`` from unit-growth displacement fields (``lpt_potentials``).
+
+    Returns Particles with (N, 3) ``disp`` and ``mom``, Mpc/h. jit, vmap and grad safe (in the
+    potentials, ``cosmo`` and ``a``).
+    """
     table = growth_table(cosmo) if table is None else table
     dtype = config.float_dtype
     d1 = growth_factor_from_table(table, a)

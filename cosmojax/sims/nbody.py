@@ -35,7 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cosmojax.cosmology import growth_factor_from_table, growth_rate_from_table, growth_table, hubble
-from cosmojax.mesh import frequencies, gradient_kernel, kvec_numpy, paint, readout
+from cosmojax.mesh import frequencies, gradient_kernel, gradient_kernel_numpy, kvec_numpy, paint, readout
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.lpt import Particles, lattice, linear_modes, lpt_from_potentials, lpt_potentials, positions
 
@@ -87,17 +87,6 @@ def _reduce(u):
     return np.mod(u + 0.5, 1.0) - 0.5
 
 
-def _gradient_1d(ur, h, kind):
-    """Imaginary part of the gradient kernel of ``cosmojax.mesh.gradient_kernel`` at
-    folded mesh frequencies ``ur`` (cycles per cell), h/Mpc."""
-    k = 2 * np.pi * ur / h
-    if kind == "exact":
-        return np.where(np.isclose(ur, -0.5), 0.0, k)
-    if kind == "fd2":
-        return np.sin(k * h) / h
-    return (8.0 * np.sin(k * h) - np.sin(2.0 * k * h)) / (6.0 * h)
-
-
 def _axis_terms(u_mesh, f, config, n_images=16):
     """Per-axis pieces of the force response for each particle-lattice image j < f.
 
@@ -117,7 +106,7 @@ def _axis_terms(u_mesh, f, config, n_images=16):
         phase = np.exp(-2j * np.pi * (x - u_p[:, None]) * offset)
         a = (phase * w).sum(-1)
         c = (phase * x * w).sum(-1)
-        out.append((a, c, _gradient_1d(u_j, h, config.gradient_kind), 2 * np.pi * u_j / h))
+        out.append((a, c, gradient_kernel_numpy(u_j, h, config.gradient_kind), 2 * np.pi * u_j / h))
     return 2 * np.pi * u_p / h, out
 
 
@@ -131,6 +120,7 @@ def force_response(config: SimConfig):
     gradient and inverse-Laplacian kernels. Returned on the force mesh (each mode carries
     c of the particle mode it aliases to), shape ``rfftn_shape(config.force_shape)``, real.
     Built from per-axis tables, so nothing of the mesh size is stored as a constant.
+    Depends only on the static ``config``: a constant under jit, not differentiable.
     """
     shape = config.force_shape
     f = config.force_factor
@@ -232,22 +222,34 @@ class State(NamedTuple):
 
 
 def kick(state: State, factor) -> State:
-    """p += factor * F (a FastPM kick factor from ``step_factors``)."""
+    """p += factor * F (a FastPM kick factor from ``step_factors``).
+
+    ``state`` holds (N, 3) arrays in Mpc/h; ``factor`` a scalar. jit, vmap and grad safe.
+    """
     return state._replace(mom=state.mom + factor * state.acc)
 
 
 def drift(state: State, factor) -> State:
-    """x += factor * p (a FastPM drift factor from ``step_factors``)."""
+    """x += factor * p (a FastPM drift factor from ``step_factors``).
+
+    ``state`` holds (N, 3) arrays in Mpc/h; ``factor`` a scalar. jit, vmap and grad safe.
+    """
     return state._replace(disp=state.disp + factor * state.mom)
 
 
 def update_force(state: State, config: SimConfig) -> State:
-    """Recompute the particle-mesh force at the current displacement."""
+    """Recompute the particle-mesh force at the current displacement.
+
+    ``state.force`` becomes the (N, 3) force at ``state.disp`` (Mpc/h). jit, vmap and grad safe.
+    """
     return state._replace(acc=force(state.disp, config))
 
 
 def step(state: State, factors, config: SimConfig) -> State:
-    """One kick-drift-kick step with ``factors = [kick1, drift, kick2]``."""
+    """One kick-drift-kick step with ``factors = [kick1, drift, kick2]``.
+
+    ``state``: (N, 3) arrays, Mpc/h; ``factors``: (3,) array. jit, vmap and grad safe.
+    """
     state = kick(state, factors[0])
     state = drift(state, factors[1])
     state = update_force(state, config)

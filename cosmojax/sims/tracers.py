@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_finite, check_mesh_shape, check_positive, is_concrete
+from cosmojax._validate import check_finite, check_int, check_mesh_shape, check_positive, is_concrete
 from cosmojax.mesh import cell_size, paint
 
 
@@ -84,8 +84,7 @@ def counts_to_positions(key, counts, box_size, max_tracers: int):
     cells = cell_size(shape, box_size)
     if is_concrete(counts):
         total = int(np.sum(counts))
-        if np.any(np.asarray(counts) < 0):
-            raise ValueError("counts must be >= 0.")
+        check_positive("counts", counts, strict=False)
         if total > max_tracers:
             raise ValueError(f"max_tracers ({max_tracers}) is below the number of tracers ({total}); raise it.")
     flat = jnp.asarray(counts).reshape(-1)
@@ -114,12 +113,11 @@ def fixed_number_tracers(key, delta_t, box_size, n_tracers: int):
     (n_tracers, 3) positions, Mpc/h. jit and vmap safe; not differentiable.
     """
     shape, cells = _check(delta_t, box_size)
-    if int(n_tracers) != n_tracers or n_tracers < 1:
-        raise ValueError(f"n_tracers must be a positive integer; got {n_tracers!r}.")
+    n_tracers = check_int("n_tracers", n_tracers)
     weight = jnp.maximum(1.0 + delta_t, 0.0).reshape(-1)
     logits = jnp.log(jnp.where(weight > 0, weight, 1.0)) + jnp.where(weight > 0, 0.0, -jnp.inf)
     key_cell, key_pos = jax.random.split(key)
-    cell = jax.random.categorical(key_cell, logits, shape=(int(n_tracers),))
+    cell = jax.random.categorical(key_cell, logits, shape=(n_tracers,))
     return _uniform_in_cells(key_pos, cell, shape, cells, jnp.result_type(float))
 
 

@@ -33,7 +33,10 @@ from cosmojax.stats.triplets import TripletCounts
 
 
 def normalized(counts):
-    """Fraction of weighted pairs per bin: ``weighted / norm`` for PairCounts, else the array."""
+    """Fraction of weighted pairs per bin: ``weighted / norm`` for PairCounts, else the array.
+
+    Elementwise: jit, vmap and grad safe (in the weighted counts).
+    """
     if isinstance(counts, PairCounts):
         return counts.weighted / counts.norm
     return jnp.asarray(counts)
@@ -49,12 +52,18 @@ def natural(dd, rr):
 
 
 def davis_peebles(dd, dr):
-    """Davis-Peebles estimator ``DD/DR - 1`` (dd, dr PairCounts or normalised arrays)."""
+    """Davis-Peebles estimator ``DD/DR - 1`` (dd, dr PairCounts or normalised arrays).
+
+    Elementwise on (n,) arrays: jit, vmap and grad safe (in the weighted counts).
+    """
     return normalized(dd) / normalized(dr) - 1.0
 
 
 def hamilton(dd, dr, rr):
-    """Hamilton estimator ``DD RR / DR^2 - 1`` (PairCounts or normalised arrays)."""
+    """Hamilton estimator ``DD RR / DR^2 - 1`` (PairCounts or normalised arrays).
+
+    Elementwise on (n,) arrays: jit, vmap and grad safe (in the weighted counts).
+    """
     ndr = normalized(dr)
     return normalized(dd) * normalized(rr) / (ndr * ndr) - 1.0
 
@@ -88,6 +97,7 @@ def analytic_rr_smu(edges, mu_edges, box_size):
 
     mu is the absolute cosine, in [0, 1], so each mu bin holds ``diff(mu_edges)`` of the shell.
     Host-side numpy, as :func:`analytic_rr`.
+    Not traced, not differentiable.
     """
     m = edges_arg("mu_edges", mu_edges, max_value=1.0)
     return analytic_rr(edges, box_size)[:, None] * np.diff(m)[None, :]
@@ -99,6 +109,7 @@ def analytic_rr_rppi(rp_edges, pi_edges, box_size):
     .. math:: RR_{ij} = \\pi (r_{p,i+1}^2 - r_{p,i}^2)\\, 2 (\\pi_{j+1} - \\pi_j) / V
 
     Host-side numpy, as :func:`analytic_rr`.
+    Not traced, not differentiable.
     """
     rp = edges_arg("rp_edges", rp_edges)
     pi = edges_arg("pi_edges", pi_edges)
@@ -107,7 +118,10 @@ def analytic_rr_rppi(rp_edges, pi_edges, box_size):
 
 
 def legendre_bin_weights(mu_edges, ells=(0, 2, 4)):
-    """``(2 l + 1) * integral of P_l(mu) over each mu bin``, shape (n_ell, n_mu) (numpy)."""
+    """``(2 l + 1) * integral of P_l(mu) over each mu bin``, shape (n_ell, n_mu) (numpy).
+
+    Host-side: not traced, not differentiable.
+    """
     m = edges_arg("mu_edges", mu_edges, max_value=1.0)
     rows = []
     for ell in ells:
@@ -154,6 +168,7 @@ def marked_correlation(marked: PairCounts, mean_mark):
     marked : PairCounts of the catalogue with ``weights1 = marks`` (its ``counts`` are the
     unweighted DD, its ``weighted`` the mark sums). mean_mark : float, mean mark over the
     catalogue. Returns (n,) array; NaN where DD = 0. grad safe in the marks.
+    jit safe.
     """
     counts = jnp.asarray(marked.counts)
     return jnp.where(counts > 0, marked.weighted / (jnp.maximum(counts, 1) * jnp.asarray(mean_mark) ** 2), jnp.nan)
@@ -274,6 +289,7 @@ def combine_catalogues(data, randoms, data_weights=None, random_weights=None):
 
     Returns ``(pos (N_D + N_R, 3), weights or None, labels (N_D + N_R,) int)``. grad safe in
     the weights.
+    Needs concrete shapes (static); jit safe in the positions and weights.
     """
     pos = jnp.concatenate([jnp.asarray(data), jnp.asarray(randoms)], axis=0)
     labels = np.concatenate([np.zeros(np.shape(data)[0], np.int32), np.ones(np.shape(randoms)[0], np.int32)])
@@ -299,6 +315,7 @@ def correlation_function(data, randoms=None, *, edges, box_size=None, estimator:
     -------
     ``(xi (n,), counts)`` where ``counts`` maps "DD", "DR", "RR" to PairCounts (or RR to the
     analytic fractions). Positions must be concrete; grad safe in the weights.
+    Not jit safe (host-side cell decomposition).
     """
     check_choice("estimator", estimator, ["landy-szalay", "natural", "davis-peebles", "hamilton"])
     kw = dict(edges=edges, box_size=box_size, devices=devices, chunk_size=chunk_size)

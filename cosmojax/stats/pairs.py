@@ -136,7 +136,11 @@ def _los_projection(d, d2, pa, pb, los):
 
 
 def histogram(flat, valid, ww, nbins: int, weighted: bool):
-    """Integer counts and weighted sums of ``flat`` bin indices where ``valid`` (scatter-add)."""
+    """Integer counts and weighted sums of ``flat`` bin indices where ``valid`` (scatter-add).
+
+    ``flat``, ``valid``, ``ww`` of one shape; returns (nbins,) int32 and (nbins,) float. jit and
+    vmap safe; grad safe in ``ww``.
+    """
     flat = jnp.where(valid, flat, nbins).ravel()
     counts = jnp.zeros(nbins + 1, jnp.int32).at[flat].add(1)[:nbins]
     if weighted:
@@ -149,7 +153,10 @@ def histogram(flat, valid, ww, nbins: int, weighted: bool):
 def histogram2d(ia, na: int, ib, nb: int, valid, ww, weighted: bool):
     """Counts (na, nb) of index pairs (ia, ib) where ``valid``, as a product of one-hot
     matrices (a matrix multiply: fast on every backend, exact for < 2^24 entries per call in
-    float32)."""
+    float32).
+    ``ia``, ``ib``, ``valid``, ``ww`` of one shape; returns (na, nb) int32 counts and float
+    sums. jit and vmap safe; grad safe in ``ww``.
+    """
     dtype = ww.dtype
     ia = jnp.where(valid, ia, -1).ravel()
     oa = (ia[:, None] == jnp.arange(na)).astype(dtype)

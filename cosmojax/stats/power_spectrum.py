@@ -44,6 +44,7 @@ def default_kedges(mesh_shape: Sequence[int], box_size) -> np.ndarray:
 
     k_f = 2 pi / L_max is the fundamental of the longest side; k_Nyq = pi n / L of the
     coarsest axis. Returns a numpy array of edges.
+    Host-side, from static sizes (not traced).
     """
     shape = check_mesh_shape("mesh_shape", mesh_shape)
     sizes = check_box_size("box_size", box_size, len(shape))

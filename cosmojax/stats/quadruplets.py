@@ -19,7 +19,7 @@ import numpy as np
 
 from cosmojax.stats import _engine
 from cosmojax.stats._inputs import tuple_count_setup
-from cosmojax.stats.triplets import _side_bins, pair_masks
+from cosmojax.stats.triplets import _tuple_side_bins
 
 # For each pair (p, q) of tetrahedron vertices, where its (B, B, C) array goes in (B, B, B, B, C).
 _ALL = slice(None)
@@ -50,16 +50,13 @@ class QuadrupletCounts(NamedTuple):
 
 def _quadruplet_kernel(items, data, static):
     periodic, weighted, labelled, n = static
-    pos, w, valid = data["cat"]
-    box = data["box"] if periodic else None
-    e2 = data["e2"]
-    masks = pair_masks(items, valid, 4)
-    p = [pos[:, :, items[:, t]] for t in range(4)]
+    w = data["cat"][1]
+    sides = _tuple_side_bins(items, data, periodic, 4)
     ok = None
     first = None
     same = None
     for pair, where in _EXPAND.items():
-        b, v = _side_bins(p[pair[0]], p[pair[1]], e2, box, masks[pair])
+        b, v = sides[pair]
         b, v = b[where], v[where]
         ok = v if ok is None else ok & v
         if first is None:
@@ -82,7 +79,10 @@ def _quadruplet_kernel(items, data, static):
 
 
 def histogram_small(flat, valid, ww, nbins: int, weighted: bool):
-    """Histogram by comparison with each bin (few bins): counts (nbins,) int32 and sums."""
+    """Histogram by comparison with each bin (few bins): counts (nbins,) int32 and sums.
+
+    ``flat``, ``valid``, ``ww`` of one shape. jit and vmap safe; grad safe in ``ww``.
+    """
     hits = (flat[..., None] == jnp.arange(nbins)) & valid[..., None]
     axes = tuple(range(flat.ndim))
     counts = jnp.sum(hits, axis=axes, dtype=jnp.int32)

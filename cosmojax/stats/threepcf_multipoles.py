@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import is_concrete
+from cosmojax._validate import check_int, is_concrete
 from cosmojax.stats import _cells, _engine
 from cosmojax.stats._inputs import arrange, check_box, check_catalogue, edges_arg, host_positions
 from cosmojax.stats.pairs import _separation
@@ -165,11 +165,10 @@ def threepcf_multipoles(pos, *, edges, lmax: int = 10, box_size=None, weights=No
     respect to ``weights``; positions must be concrete. Divide by the same quantity
     measured on randoms (or :func:`random_multipole_norm` in a periodic box) for the
     3PCF multipoles.
+    Not jit safe (host-side neighbour search).
     """
     e = edges_arg("edges", edges)
-    if int(lmax) < 0:
-        raise ValueError(f"lmax must be >= 0; got {lmax}.")
-    lmax = int(lmax)
+    lmax = check_int("lmax", lmax, 0)
     box = check_box(box_size, e[-1])
     check_catalogue("pos", pos, weights, "weights", box)
     if not is_concrete(pos):
@@ -198,6 +197,7 @@ def random_multipole_norm(n_points: int, edges, box_size):
 
     Dividing the measured Z_l by it gives the multipoles of the full triangle-count excess
     (including pair terms); l > 0 vanish for randoms.
+    Host-side numpy (a count of triangles): not traced, not differentiable.
     """
     e = edges_arg("edges", edges)
     box = check_box(box_size, e[-1])

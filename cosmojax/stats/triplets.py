@@ -45,7 +45,11 @@ def _side_bins(pa, pb, e2, box, mask):
 
 
 def pair_masks(items, valid, k: int):
-    """Validity masks of each pair (p, q) of tuple positions for auto counts (ordered points)."""
+    """Validity masks of each pair (p, q) of tuple positions for auto counts (ordered points).
+
+    ``items``: (C, k) int block indices; ``valid``: (B, n_blocks) bool. Returns {(p, q): (B, B,
+    C) bool}. Traced inside the jitted counting kernels; boolean, so not differentiable.
+    """
     size = valid.shape[0]
     upper = jnp.arange(size)[:, None, None] < jnp.arange(size)[None, :, None]
     masks = {}
@@ -56,16 +60,21 @@ def pair_masks(items, valid, k: int):
     return masks
 
 
+def _tuple_side_bins(items, data, periodic: bool, k: int):
+    """Separation bin and validity of every side (p, q), p < q, of the k-point tuples of a
+    chunk of work items: {(p, q): (bins, valid)}, each (B, B, C) for block size B and C items."""
+    pos, _, valid = data["cat"]
+    box = data["box"] if periodic else None
+    masks = pair_masks(items, valid, k)
+    p = [pos[:, :, items[:, t]] for t in range(k)]
+    return {pair: _side_bins(p[pair[0]], p[pair[1]], data["e2"], box, mask) for pair, mask in masks.items()}
+
+
 def _triplet_kernel(items, data, static):
     periodic, weighted, labelled, n = static
-    pos, w, valid = data["cat"]
-    box = data["box"] if periodic else None
-    e2 = data["e2"]
-    masks = pair_masks(items, valid, 3)
-    p = [pos[:, :, items[:, t]] for t in range(3)]
-    bab, vab = _side_bins(p[0], p[1], e2, box, masks[0, 1])
-    bac, vac = _side_bins(p[0], p[2], e2, box, masks[0, 2])
-    bbc, vbc = _side_bins(p[1], p[2], e2, box, masks[1, 2])
+    w = data["cat"][1]
+    sides = _tuple_side_bins(items, data, periodic, 3)
+    (bab, vab), (bac, vac), (bbc, vbc) = sides[0, 1], sides[0, 2], sides[1, 2]
     # triangles (Ba, Bb, Bc, C)
     bab, vab = bab[:, :, None, :], vab[:, :, None, :]
     bac, vac = bac[:, None, :, :], vac[:, None, :, :]
@@ -123,7 +132,10 @@ def triplet_counts(pos, *, edges, box_size=None, weights=None, labels=None, chun
 
 
 def equilateral(cube):
-    """Equilateral slice ``cube[..., i, i, i]`` of a (..., n, n, n) triangle array, shape (..., n)."""
+    """Equilateral slice ``cube[..., i, i, i]`` of a (..., n, n, n) triangle array, shape (..., n).
+
+    Indexing only: jit, vmap and grad safe.
+    """
     n = cube.shape[-1]
     i = np.arange(n)
     return cube[..., i, i, i]
@@ -134,6 +146,7 @@ def isosceles(cube):
     the third in bin k, i.e. ``cube[i, i, k]`` for k <= i and ``cube[k, i, i]`` for k > i.
 
     cube : (..., n, n, n) array of triangles sorted longest first. Returns (..., n, n).
+    Indexing only: jit, vmap and grad safe.
     """
     n = cube.shape[-1]
     i, k = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")

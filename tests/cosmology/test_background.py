@@ -14,6 +14,10 @@ from cosmojax.cosmology import (
     planck2018,
     transverse_comoving_distance,
 )
+from cosmojax.cosmology import background
+
+from tests._transforms import assert_vmap_and_jit
+from tests.cosmology._batch import cosmology_batch
 
 COSMOLOGIES = {
     "lcdm": planck2018(),
@@ -74,3 +78,11 @@ def test_jit_and_vmap(x64):
     direct = comoving_distance(c, a)
     np.testing.assert_allclose(jax.jit(comoving_distance)(c, a), direct, rtol=1e-12)
     np.testing.assert_allclose(jax.vmap(lambda x: comoving_distance(c, x))(a), direct, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["dark_energy_density", "dark_energy_w", "hubble", "dlnhubble_dlna", "omega_m_a",
+                                  "comoving_distance", "transverse_comoving_distance", "angular_diameter_distance",
+                                  "luminosity_distance"])
+def test_background_vmaps_over_cosmologies_and_jits(name):
+    fn = getattr(background, name)
+    assert_vmap_and_jit(lambda c, a: fn(c, a), cosmology_batch(), jnp.array([0.3, 0.6, 0.9]), rtol=1e-5)

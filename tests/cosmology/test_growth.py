@@ -11,8 +11,13 @@ from cosmojax.cosmology import (
     growth_rate,
     growth_rate_second,
     hubble,
+    growth_table,
     planck2018,
 )
+from cosmojax.cosmology import growth
+
+from tests._transforms import assert_vmap_and_jit
+from tests.cosmology._batch import cosmology_batch
 
 A = np.array([0.01, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5])
 
@@ -105,3 +110,14 @@ def test_growth_under_jit_matches_eager():
     a = jnp.array([0.5, 1.0])
     np.testing.assert_allclose(jax.jit(growth_factor)(c, a), growth_factor(c, a), rtol=1e-6)
     assert jnp.all(hubble(c, a) > 0)
+
+
+@pytest.mark.parametrize("name", ["growth_factor", "growth_rate", "growth_factor_second", "growth_rate_second"])
+@pytest.mark.parametrize("via_table", [False, True])
+def test_growth_vmaps_over_cosmologies_and_jits(name, via_table):
+    if via_table:
+        from_table = getattr(growth, name + "_from_table")
+        fn = lambda c, a: from_table(growth_table(c), a)  # noqa: E731
+    else:
+        fn = getattr(growth, name)
+    assert_vmap_and_jit(fn, cosmology_batch(), jnp.array([0.3, 0.6, 0.9]), rtol=1e-5)

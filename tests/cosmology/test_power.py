@@ -14,6 +14,9 @@ from cosmojax.cosmology import (
     tophat_window,
 )
 
+from tests._transforms import assert_vmap_and_jit
+from tests.cosmology._batch import cosmology_batch
+
 
 def test_sigma8_normalisation(x64):
     c = planck2018()
@@ -111,3 +114,8 @@ def test_bad_power_inputs_raise():
         linear_power(c, 0.1, transfer=PowerTable(np.array([0.01, 0.1, 1.0]), np.array([1.0, -1.0, 1.0])))
     with pytest.raises(ValueError, match="r must be > 0"):
         sigma_r(c, -8.0)
+
+
+def test_sigma_r_and_window_vmap_and_jit():
+    assert_vmap_and_jit(tophat_window, jnp.array([[0.0, 0.05, 0.5], [1.0, 3.0, 10.0]]))
+    assert_vmap_and_jit(lambda c, r: sigma_r(c, r), cosmology_batch(), jnp.array([8.0, 10.0, 20.0]), rtol=1e-5)

@@ -1,9 +1,13 @@
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from colossus.cosmology import power_spectrum as colossus_ps
 
 from cosmojax.cosmology import Cosmology, eisenstein_hu, eisenstein_hu_nowiggle, planck2018, sound_horizon
+
+from tests._transforms import assert_vmap_and_jit
+from tests.cosmology._batch import cosmology_batch
 
 COSMOLOGIES = [
     planck2018(),
@@ -41,3 +45,9 @@ def test_transfer_is_differentiable_in_every_parameter(x64):
         v = getattr(c, name)
         fd = (eisenstein_hu(c.replace(**{name: v + eps}), 0.1) - eisenstein_hu(c.replace(**{name: v - eps}), 0.1)) / (2 * eps)
         assert float(getattr(g, name)) == pytest.approx(float(fd), rel=1e-6)
+
+
+@pytest.mark.parametrize("transfer", [eisenstein_hu, eisenstein_hu_nowiggle])
+def test_transfer_vmaps_over_cosmologies_and_jits(transfer):
+    k = jnp.geomspace(1e-3, 1.0, 12)
+    assert_vmap_and_jit(lambda c: transfer(c, k), cosmology_batch(), rtol=1e-5)

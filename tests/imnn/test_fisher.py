@@ -8,6 +8,8 @@ import pytest
 
 from cosmojax.imnn import fisher_matrix, fisher_statistics, gaussian_field_fisher, score_compression, summary_moments
 
+from tests._transforms import assert_vmap_and_jit
+
 
 def test_moments_and_fisher_of_linear_gaussian_model(key, x64):
     """x = A theta + noise, noise ~ N(0, S): F = A^T S^-1 A exactly when dmu = A."""
@@ -66,3 +68,14 @@ def test_gaussian_field_fisher_counts_independent_modes(shape, x64):
     np.testing.assert_allclose(F, 0.5 * g @ g.T, rtol=1e-12)
     # the amplitude block is (N_cells - 1) / (2 A^2): one half per real degree of freedom
     np.testing.assert_allclose(F[0, 0], (np.prod(shape) - 1) / (2 * A**2), rtol=1e-12)
+
+
+def test_fisher_functions_vmap_over_a_batch_and_jit():
+    summaries = jax.random.normal(jax.random.key(0), (3, 40, 2))
+    derivatives = jnp.array([[1.0, 0.2], [0.1, 0.8]]) + 0.05 * jax.random.normal(jax.random.key(1), (3, 10, 2, 2))
+    assert_vmap_and_jit(summary_moments, summaries)
+    assert_vmap_and_jit(fisher_statistics, summaries, derivatives, rtol=1e-4)
+    stats = jax.vmap(fisher_statistics)(summaries, derivatives)
+    assert_vmap_and_jit(fisher_matrix, stats.dmu, stats.invC, rtol=1e-4)
+    assert_vmap_and_jit(lambda x, s: score_compression(x, s, jnp.array([1.0, 0.5])), summaries, stats, rtol=1e-4,
+                        atol=1e-5)

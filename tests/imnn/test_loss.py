@@ -7,6 +7,8 @@ import pytest
 
 from cosmojax.imnn import FisherStats, coupling_alpha, coupling_strength, covariance_distance, imnn_loss
 
+from tests._transforms import assert_vmap_and_jit
+
 
 def test_covariance_distance(x64):
     C = jnp.array([[2.0, 0.0], [0.0, 0.5]])
@@ -28,7 +30,7 @@ def test_coupling_matches_paper(lam, eps, x64):
 
 
 def test_coupling_rejects_bad_values():
-    with pytest.raises(ValueError, match="lam and epsilon"):
+    with pytest.raises(ValueError, match="lam must be > 0"):
         coupling_alpha(-1.0, 0.1)
 
 
@@ -52,3 +54,15 @@ def test_loss_value_and_gradient(x64):
     e = jnp.array([[1e-6, 0.0]])
     fd = (loss_of(dmu + e, C)[0] - loss_of(dmu - e, C)[0]) / 2e-6
     np.testing.assert_allclose(g[0, 0], fd, rtol=1e-6)
+
+
+def test_loss_parts_vmap_over_a_batch_and_jit():
+    a = jax.random.normal(jax.random.key(0), (3, 2, 2))
+    C = jnp.einsum("bij,bkj->bik", a, a) + jnp.eye(2)
+    invC = jnp.linalg.inv(C)
+    assert_vmap_and_jit(covariance_distance, C, invC, rtol=1e-4)
+    alpha = coupling_alpha(10.0, 0.1)
+    assert_vmap_and_jit(lambda x: coupling_strength(x, 10.0, alpha), jnp.array([0.01, 0.5, 3.0]))
+    F = C + 2.0 * jnp.eye(2)
+    stats = FisherStats(F, C, invC, jnp.zeros((3, 2)), jnp.ones((3, 2, 2)))
+    assert_vmap_and_jit(lambda s: imnn_loss(s, 10.0, 0.1), stats, rtol=1e-4, atol=1e-5)

@@ -266,5 +266,5 @@ def test_step_jit_resume_and_early_stop(key, tmp_path):
     frozen = imnn(apply_fn, optax.sgd(0.0), source)
     stopped = fit_imnn(key, frozen, params, n_steps=1000, validate_every=10, patience=2, progress=False)
     assert stopped.stopped_early and stopped.best_step == 10 and stopped.history["step"][-1] == 30
-    with pytest.raises(ValueError, match="lam and epsilon"):
+    with pytest.raises(ValueError, match="lam must be > 0"):
         imnn(apply_fn, optax.adam(1e-3), source, lam=0.0)

@@ -3,11 +3,13 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from cosmojax.nn import CNN, density_cube_cnn
 from cosmojax.nn.cnn import conv_output_size
+
+from tests._transforms import assert_vmap_and_jit
+from tests.nn._fit import fit_minibatches
 
 
 def n_params(p):
@@ -60,24 +62,12 @@ def test_cnn_learns_field_amplitude(key):
     maps = jnp.exp(log_amp)[:, None, None, None] * jax.random.normal(k_n, (n, 16, 16, 1))
     model = CNN(features=(8, 8), out_features=1, pooling="avg", dense=(16,), global_pool=True)
     params = model.init(k_i, maps[:1])
-    opt = optax.adam(3e-3)
 
     def loss(p, xb, yb):
         return jnp.mean((model.apply(p, jnp.abs(xb))[:, 0] - yb) ** 2)
 
-    @jax.jit
     def train(p):
-        s = opt.init(p)
-
-        def one(c, i):
-            p, s = c
-            idx = jax.random.permutation(jax.random.fold_in(k_i, i), n)[:64]
-            val, g = jax.value_and_grad(loss)(p, maps[idx], log_amp[idx])
-            u, s = opt.update(g, s)
-            return (optax.apply_updates(p, u), s), val
-
-        (p, s), _ = jax.lax.scan(one, (p, s), jnp.arange(300))
-        return p
+        return fit_minibatches(lambda q, idx: loss(q, maps[idx], log_amp[idx]), p, k_i, n, batch=64, steps=300)[0]
 
     before = float(loss(params, maps, log_amp))
     after = float(loss(train(params), maps, log_amp))
@@ -85,3 +75,10 @@ def test_cnn_learns_field_amplitude(key):
     # grad is finite and nonzero
     g = jax.grad(loss)(params, maps[:8], log_amp[:8])
     assert np.isfinite(sum(float(jnp.sum(x**2)) for x in jax.tree_util.tree_leaves(g)))
+
+
+def test_cnn_apply_vmaps_over_batches_and_jits(key):
+    model = CNN(features=(4, 8), out_features=2, kernel_size=3, pooling="max", dense=(16,))
+    x = jax.random.normal(key, (3, 2, 16, 16, 1))
+    params = model.init(key, x[0])
+    assert_vmap_and_jit(lambda xb: model.apply(params, xb), x, rtol=1e-4, atol=1e-5)

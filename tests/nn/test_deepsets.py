@@ -3,10 +3,12 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
 
 from cosmojax.nn import DeepSets
+
+from tests._transforms import assert_vmap_and_jit
+from tests.nn._fit import fit_minibatches
 
 
 def n_params(p):
@@ -46,22 +48,18 @@ def test_learns_set_variance(key):
     x = jnp.exp(log_sig)[:, None, None] * jax.random.normal(k_x, (n, 20, 1))
     model = DeepSets((32, 16), (32, 1), pool="mean")
     params = model.init(k_i, x[:1])
-    opt = optax.adam(3e-3)
 
     def loss(p, idx):
         return jnp.mean((model.apply(p, x[idx])[:, 0] - log_sig[idx]) ** 2)
 
-    @jax.jit
-    def train(p):
-        def one(c, i):
-            p, s = c
-            idx = jax.random.permutation(jax.random.fold_in(k_i, i), n)[:128]
-            val, g = jax.value_and_grad(loss)(p, idx)
-            u, s = opt.update(g, s)
-            return (optax.apply_updates(p, u), s), val
-
-        return jax.lax.scan(one, (p, opt.init(p)), jnp.arange(400))[0][0]
-
     all_idx = jnp.arange(n)
     before = float(loss(params, all_idx))
-    assert float(loss(train(params), all_idx)) < before / 10
+    trained, _ = fit_minibatches(loss, params, k_i, n, batch=128, steps=400)
+    assert float(loss(trained, all_idx)) < before / 10
+
+
+def test_apply_vmaps_over_batches_and_jits(key):
+    model = DeepSets(phi_features=(16, 8), rho_features=(16, 2))
+    x = jax.random.normal(key, (3, 4, 10, 3))
+    params = model.init(key, x[0])
+    assert_vmap_and_jit(lambda xb: model.apply(params, xb), x, rtol=1e-4, atol=1e-5)

@@ -8,6 +8,8 @@ import pytest
 
 from cosmojax.nn import GNN, apply_with_message_penalty, knn_graph, message_l1, radius_graph
 
+from tests._transforms import assert_vmap_and_jit
+
 
 def n_params(p):
     return sum(x.size for x in jax.tree_util.tree_leaves(p))
@@ -138,3 +140,18 @@ def test_learns_pairwise_force_with_sparse_messages(key):
     before = float(loss(params, 0.0))
     trained = train(params)
     assert float(loss(trained, 0.0)) < before / 10
+
+
+def test_graph_model_and_penalty_vmap_over_graphs_and_jit(key):
+    k1, k2 = jax.random.split(key)
+    pos = jax.random.uniform(k1, (2, 12, 2))
+    feats = jax.random.normal(k2, (2, 12, 3))
+    assert_vmap_and_jit(lambda p: knn_graph(p, 3), pos)
+    s, r = jax.vmap(lambda p: knn_graph(p, 3))(pos)
+    edges = jax.vmap(lambda p, s_, r_: p[s_] - p[r_])(pos, s, r)
+    model = GNN(message_features=(8, 4), node_features=(8, 4), out_features=2, n_layers=1)
+    params = model.init(key, feats[0], s[0], r[0], edges[0])
+    assert_vmap_and_jit(lambda f, s_, r_, e: apply_with_message_penalty(model, params, f, s_, r_, e), feats, s, r, edges,
+                        rtol=1e-4, atol=1e-5)
+    messages = jax.random.normal(k1, (2, 36, 4))
+    assert_vmap_and_jit(lambda m: message_l1([m]), messages)

@@ -18,6 +18,8 @@ from cosmojax.nn import (
     mdn_nll,
 )
 
+from tests._transforms import assert_vmap_and_jit
+
 
 def n_params(p):
     return sum(x.size for x in jax.tree_util.tree_leaves(p))
@@ -157,3 +159,29 @@ def test_mlp_accepts_any_leading_shape(key, x):
     model = MLP((4, 2))
     params = model.init(key, x)
     assert model.apply(params, x).shape == x.shape[:-1] + (2,)
+
+
+@pytest.mark.parametrize("loss", [mdn_log_prob, mdn_nll, mdn_crps])
+def test_mixture_losses_vmap_over_a_batch_and_jit(key, loss):
+    k_w, k_m, k_s, k_y = jax.random.split(key, 4)
+    weights = jax.nn.softmax(jax.random.normal(k_w, (2, 5, 4)))
+    means = jax.random.normal(k_m, (2, 5, 4, 2))
+    sigmas = jnp.exp(0.3 * jax.random.normal(k_s, (2, 5, 4, 2)))
+    y = jax.random.normal(k_y, (2, 5, 2))
+    assert_vmap_and_jit(loss, weights, means, sigmas, y, rtol=1e-4)
+
+
+def test_gaussian_loss_and_covariance_vmap_over_a_batch_and_jit(key):
+    k_m, k_l, k_y = jax.random.split(key, 3)
+    chol = jnp.tril(0.3 * jax.random.normal(k_l, (2, 5, 2, 2))) + 1.5 * jnp.eye(2)
+    mean, y = jax.random.normal(k_m, (2, 5, 2)), jax.random.normal(k_y, (2, 5, 2))
+    assert_vmap_and_jit(gaussian_nll, mean, chol, y, rtol=1e-4)
+    assert_vmap_and_jit(gaussian_covariance, chol, rtol=1e-4)
+
+
+@pytest.mark.parametrize("model", [MLP((8, 2)), MixtureDensityHead(3, 2), GaussianHead(2)],
+                         ids=lambda m: type(m).__name__)
+def test_head_apply_vmaps_over_batches_and_jits(key, model):
+    x = jax.random.normal(key, (2, 5, 6))
+    params = model.init(key, x[0])
+    assert_vmap_and_jit(lambda xb: model.apply(params, xb), x, rtol=1e-4)

@@ -6,6 +6,9 @@ import optax
 
 from cosmojax.nn import PreActBottleneck, PreActResNet
 
+from tests._transforms import assert_vmap_and_jit
+from tests.nn._fit import fit_minibatches
+
 
 def n_params(p):
     return sum(x.size for x in jax.tree_util.tree_leaves(p))
@@ -48,26 +51,21 @@ def test_resnet_learns_to_find_rings(key):
     maps = maps[..., None]
     model = PreActResNet(stage_sizes=(1, 1), num_classes=2, base_features=4, stem_features=8)
     params = model.init(k_i, maps[:1])
-    opt = optax.adam(3e-3)
 
     def loss(p, xb, yb):
         return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(model.apply(p, xb), yb))
 
-    @jax.jit
-    def train(p):
-        def one(c, i):
-            p, s = c
-            idx = jax.random.permutation(jax.random.fold_in(k_t, i), n)[:64]
-            val, g = jax.value_and_grad(loss)(p, maps[idx], labels[idx].astype(jnp.int32))
-            u, s = opt.update(g, s)
-            return (optax.apply_updates(p, u), s), val
-
-        (p, _), vals = jax.lax.scan(one, (p, opt.init(p)), jnp.arange(150))
-        return p, vals
-
-    params, vals = train(params)
+    params, vals = fit_minibatches(lambda q, idx: loss(q, maps[idx], labels[idx].astype(jnp.int32)), params, k_t, n,
+                                   batch=64, steps=150)
     assert float(jnp.mean(vals[-10:])) < 0.5 * float(vals[0])
     test_labels = jax.random.bernoulli(jax.random.fold_in(k_l, 1), 0.5, (n,))
     test_maps = jax.random.normal(jax.random.fold_in(k_n, 1), (n, 16, 16)) + 1.5 * test_labels[:, None, None] * ring
     pred = jnp.argmax(model.apply(params, test_maps[..., None]), -1)
     assert float(jnp.mean(pred == test_labels)) > 0.9
+
+
+def test_resnet_apply_vmaps_over_batches_and_jits(key):
+    model = PreActResNet(stage_sizes=(1, 1), num_classes=2, base_features=4, stem_features=8, groups=4)
+    x = jax.random.normal(key, (3, 2, 16, 16, 1))
+    params = model.init(key, x[0])
+    assert_vmap_and_jit(lambda xb: model.apply(params, xb), x, rtol=1e-4, atol=1e-5)

@@ -3,9 +3,11 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from cosmojax.nn import TimeSeriesCNN
+
+from tests._transforms import assert_vmap_and_jit
+from tests.nn._fit import fit_minibatches
 
 
 def n_params(p):
@@ -51,23 +53,20 @@ def test_learns_period_of_sparse_sinusoids(key):
     target = (freq - 0.15) / 0.06
     model = TimeSeriesCNN(features=(16, 16), out_features=1, kernel_size=5, dense=(32,))
     params = model.init(k_i, x[:1], mask[:1], t[:1])
-    opt = optax.adam(3e-3)
 
     def loss(p, idx):
         return jnp.mean((model.apply(p, x[idx], mask[idx], t[idx])[:, 0] - target[idx]) ** 2)
 
-    @jax.jit
-    def train(p):
-        def one(c, i):
-            p, s = c
-            idx = jax.random.permutation(jax.random.fold_in(k_i, i), n)[:64]
-            val, g = jax.value_and_grad(loss)(p, idx)
-            u, s = opt.update(g, s)
-            return (optax.apply_updates(p, u), s), val
-
-        return jax.lax.scan(one, (p, opt.init(p)), jnp.arange(300))[0][0]
-
     everything = jnp.arange(n)
     before = float(loss(params, everything))
-    after = float(loss(train(params), everything))
+    after = float(loss(fit_minibatches(loss, params, k_i, n, batch=64, steps=300)[0], everything))
     assert after < before / 5
+
+
+def test_apply_vmaps_over_batches_and_jits(key):
+    model = TimeSeriesCNN(features=(8, 4), out_features=3, kernel_size=5, dense=(16,))
+    k_x, k_m = jax.random.split(key)
+    x, mask = jax.random.normal(k_x, (3, 2, 32, 2)), jax.random.bernoulli(k_m, 0.7, (3, 2, 32))
+    t = jnp.broadcast_to(jnp.arange(32.0), (3, 2, 32))
+    params = model.init(key, x[0], mask[0], t[0])
+    assert_vmap_and_jit(lambda xb, mb, tb: model.apply(params, xb, mb, tb), x, mask, t, rtol=1e-4, atol=1e-5)

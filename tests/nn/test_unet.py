@@ -8,6 +8,8 @@ import pytest
 
 from cosmojax.nn import UNet3D
 
+from tests._transforms import assert_vmap_and_jit
+
 
 def n_params(p):
     return sum(x.size for x in jax.tree_util.tree_leaves(p))
@@ -64,3 +66,10 @@ def test_learns_smoothing_map(key):
     base = target_of(test)[:, 2:-2, 2:-2, 2:-2]
     assert float(jnp.mean(err**2)) < 0.2 * float(jnp.mean(base**2))
     assert float(vals[-1]) < 0.2 * float(vals[0]) and np.isfinite(float(vals[-1]))
+
+
+def test_apply_vmaps_over_batches_and_jits(key):
+    model = UNet3D(features=(4, 8))
+    x = jax.random.normal(key, (2, 1, 8, 8, 8, 1))
+    params = model.init(key, x[0])
+    assert_vmap_and_jit(lambda xb: model.apply(params, xb), x, rtol=1e-4, atol=1e-5)

@@ -5,8 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosmojax.sims.bias import BiasParams, eulerian_bias, lagrangian_bias, lagrangian_weights, tidal_squared
+from cosmojax.sims.bias import (BiasParams, bias_expansion, eulerian_bias, lagrangian_bias, lagrangian_weights,
+                                tidal_squared)
 from cosmojax.sims.config import SimConfig
+
+from tests._transforms import assert_vmap_and_jit
 
 
 def _plane_wave(n=16, box=100.0, amplitude=0.3, mode=2):
@@ -62,3 +65,26 @@ def test_bad_input_raises():
         lagrangian_bias(jnp.zeros((512, 3)), jnp.zeros((4, 4, 4)), BiasParams(), config)
     with pytest.raises(ValueError, match="delta"):
         eulerian_bias(jnp.zeros((8, 8)), BiasParams(), 10.0)
+
+
+def _batch(n=3, shape=(8, 8, 8), scale=0.2):
+    return scale * jax.random.normal(jax.random.key(5), (n,) + shape)
+
+
+@pytest.mark.parametrize("name", ["tidal_squared", "bias_expansion", "eulerian_bias", "lagrangian_weights"])
+def test_mesh_functions_vmap_over_fields_and_bias_and_jit(name):
+    deltas = _batch()
+    biases = BiasParams(b1=jnp.array([1.0, 1.5, 2.0]), b2=jnp.array([0.0, 0.3, -0.2]), bs2=jnp.array([0.1, 0.0, 0.2]))
+    if name == "tidal_squared":
+        assert_vmap_and_jit(lambda d: tidal_squared(d, 40.0), deltas)
+        return
+    fn = {"bias_expansion": bias_expansion, "eulerian_bias": eulerian_bias,
+          "lagrangian_weights": lagrangian_weights}[name]
+    assert_vmap_and_jit(lambda d, b: fn(d, b, 40.0), deltas, biases)
+
+
+def test_lagrangian_bias_vmaps_over_snapshots_and_jits():
+    config = SimConfig(mesh_shape=4, box_size=20.0)
+    disp = 2.0 * jax.random.normal(jax.random.key(6), (2, 64, 3))
+    deltas = _batch(2, (4, 4, 4))
+    assert_vmap_and_jit(lambda x, d: lagrangian_bias(x, d, BiasParams(b1=0.5, b2=0.2), config), disp, deltas)

@@ -9,11 +9,14 @@ from cosmojax.sims import (
     gaussian_field,
     gaussian_field_from_noise,
     lognormal_field,
+    lognormal_transform,
     noise_to_modes,
     paired_gaussian_fields,
     white_noise,
 )
 from cosmojax.stats import default_kedges, power_spectrum
+
+from tests._transforms import assert_vmap_and_jit, keys
 
 COSMO = planck2018()
 
@@ -194,3 +197,15 @@ def test_bad_field_inputs_raise():
         gaussian_field(key, (8, 8, 8), 10.0, jnp.ones((8, 8, 8)))
     with pytest.raises(ValueError, match="noise contains NaN"):
         noise_to_modes(jnp.full((4, 4, 4), jnp.nan), 10.0, linear)
+
+
+def test_field_functions_vmap_over_keys_and_noise_and_jit():
+    shape, box = (8, 8, 8), 100.0
+    ks = keys(3)
+    assert_vmap_and_jit(lambda k: white_noise(k, shape), ks)
+    noise = jax.vmap(lambda k: white_noise(k, shape))(ks)
+    assert_vmap_and_jit(lambda n: noise_to_modes(n, box, linear), noise, atol=1e-3)
+    assert_vmap_and_jit(lambda n: gaussian_field_from_noise(n, box, linear), noise, atol=1e-5)
+    assert_vmap_and_jit(lambda k: paired_gaussian_fields(k, shape, box, linear), ks, atol=1e-5)
+    assert_vmap_and_jit(lambda k: lognormal_field(k, shape, box, linear), ks, atol=1e-5)
+    assert_vmap_and_jit(lognormal_transform, 0.3 * noise, jnp.array([0.09, 0.1, 0.2]))

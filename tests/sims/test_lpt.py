@@ -10,6 +10,7 @@ from cosmojax.sims.config import SimConfig
 from cosmojax.sims.fields import white_noise
 from cosmojax.sims.lpt import linear_density, linear_modes, lpt, lpt_from_potentials, lpt_potentials, positions
 
+from tests._transforms import assert_vmap_and_jit
 from tests.sims._sims_growth import power_ratio
 
 COSMO = planck2018()
@@ -105,3 +106,14 @@ def test_vmap_over_noise_and_cosmology_matches_one_at_a_time():
     for i in range(2):
         single = lpt(noises[i], COSMO.replace(sigma8=float(sigma8[i])), config, a=1.0).disp
         np.testing.assert_allclose(batched[i], single, rtol=1e-5, atol=1e-5)
+
+
+def test_linear_fields_and_potentials_vmap_over_noise_and_jit():
+    config = SimConfig(mesh_shape=8, box_size=100.0)
+    noises = jax.vmap(lambda k: white_noise(k, config.mesh_shape))(jax.random.split(jax.random.key(3), 2))
+    sigma8 = jnp.array([0.7, 0.9])
+    assert_vmap_and_jit(lambda n, s: linear_modes(n, COSMO.replace(sigma8=s), config), noises, sigma8, atol=1e-4)
+    assert_vmap_and_jit(lambda n, s: linear_density(n, COSMO.replace(sigma8=s), config, 0.5), noises, sigma8,
+                        atol=1e-5)
+    modes = jax.vmap(lambda n: linear_modes(n, COSMO, config))(noises)
+    assert_vmap_and_jit(lambda m: lpt_potentials(m, config, 2), modes, rtol=1e-4, atol=1e-5)

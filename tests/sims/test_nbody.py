@@ -9,8 +9,9 @@ from cosmojax.cosmology import growth_factor, planck2018
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.fields import white_noise
 from cosmojax.sims.lpt import Particles, linear_density, lpt
-from cosmojax.sims.nbody import force, force_response, integrate, nbody, step_factors
+from cosmojax.sims.nbody import State, density, force, force_response, integrate, nbody, step, step_factors
 
+from tests._transforms import assert_vmap_and_jit
 from tests.sims._sims_growth import power_ratio
 
 COSMO = planck2018()
@@ -177,3 +178,20 @@ def test_configuration_is_hashable_and_static():
     assert a == b and hash(a) == hash(b)
     assert a.snapshot_steps[-1] == len(a.a_steps) - 1
     np.testing.assert_allclose(a.a_steps[a.snapshot_steps[0]], 0.5)
+
+
+def test_mesh_force_and_steps_vmap_over_particles_and_jit():
+    config = SimConfig(mesh_shape=8, box_size=64.0, steps=2, a_init=0.5)
+    disp = jax.random.normal(jax.random.key(3), (3, 512, 3))
+    assert_vmap_and_jit(lambda d: density(d, config), disp)
+    assert_vmap_and_jit(lambda d: force(d, config), disp, atol=1e-5)
+    state = State(disp, 0.1 * disp, jax.vmap(lambda d: force(d, config))(disp))
+    factors = jnp.array([[0.1, 0.2, 0.1], [0.2, 0.3, 0.2], [0.05, 0.1, 0.05]])
+    assert_vmap_and_jit(lambda s, f: step(s, f, config), state, factors, atol=1e-5)
+
+
+def test_nbody_vmaps_over_noise_and_cosmology_and_jits():
+    config = SimConfig(mesh_shape=8, box_size=64.0, steps=2, a_init=0.5, a_snapshots=(1.0,))
+    noise = jax.vmap(lambda k: white_noise(k, config.mesh_shape))(jax.random.split(jax.random.key(4), 2))
+    cosmos = jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (2,)), COSMO).replace(Omega_c=jnp.array([0.25, 0.3]))
+    assert_vmap_and_jit(lambda n, c: nbody(n, c, config).disp, noise, cosmos, rtol=1e-4, atol=1e-4)

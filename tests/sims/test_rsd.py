@@ -8,6 +8,8 @@ import pytest
 from cosmojax.cosmology import hubble, planck2018
 from cosmojax.sims.rsd import peculiar_velocity, redshift_space
 
+from tests._transforms import assert_vmap_and_jit
+
 COSMO = planck2018()
 
 
@@ -53,3 +55,16 @@ def test_bad_input_raises():
         redshift_space(pos, pos, COSMO, 1.0, los=(0.0, 0.0, 0.0))
     with pytest.raises(ValueError, match="a"):
         redshift_space(pos, pos, COSMO, -1.0)
+
+
+@pytest.mark.parametrize("mode", [dict(box_size=100.0), dict(los=(1.0, 1.0, 0.0)), dict(observer=(50.0, 50.0, 50.0))])
+def test_redshift_space_vmaps_over_catalogues_and_scale_factors_and_jits(mode):
+    pos = jax.random.uniform(jax.random.key(7), (2, 8, 3), maxval=100.0)
+    vel = 300.0 * jax.random.normal(jax.random.key(8), (2, 8, 3))
+    a = jnp.array([0.5, 1.0])
+    assert_vmap_and_jit(lambda p, v, aa: redshift_space(p, v, COSMO, aa, **mode), pos, vel, a, rtol=1e-5, atol=1e-4)
+
+
+def test_peculiar_velocity_vmaps_and_jits():
+    mom = jax.random.normal(jax.random.key(9), (3, 10, 3))
+    assert_vmap_and_jit(peculiar_velocity, mom, jnp.array([0.3, 0.6, 1.0]))

@@ -7,6 +7,8 @@ import pytest
 
 from cosmojax.sims.tracers import count_field, counts_to_positions, fixed_number_tracers, poisson_counts, poisson_rate
 
+from tests._transforms import assert_vmap_and_jit, keys
+
 
 def test_poisson_counts_have_the_expected_mean_and_variance():
     delta = jnp.zeros((16, 16, 16))
@@ -47,3 +49,25 @@ def test_fixed_number_sampling_avoids_empty_regions():
     assert np.all(np.abs(fractions - 0.25) < 5 * np.sqrt(0.25 * 0.75 / 2000))
     with pytest.raises(ValueError, match="n_tracers"):
         fixed_number_tracers(jax.random.key(3), delta, 80.0, 0)
+
+
+def test_rates_and_count_fields_vmap_over_fields_and_jit():
+    deltas = 0.5 * jax.random.normal(jax.random.key(4), (3, 8, 8, 8))
+    assert_vmap_and_jit(lambda d: poisson_rate(d, 40.0, 0.05), deltas)
+    pos = jax.random.uniform(jax.random.key(5), (3, 100, 3), maxval=40.0)
+    assert_vmap_and_jit(lambda p: count_field(p, (8, 8, 8), 40.0), pos)
+
+
+def test_poisson_counts_vmap_over_keys_and_fields_and_jit():
+    deltas = 0.5 * jax.random.normal(jax.random.key(6), (2, 4, 4, 4))
+    assert_vmap_and_jit(lambda k, d: poisson_counts(k, d, 40.0, 0.05), keys(2), deltas, atol=0)
+
+
+def test_fixed_number_tracers_vmap_over_keys_and_fields_and_jit():
+    deltas = 0.5 * jax.random.normal(jax.random.key(6), (2, 4, 4, 4))
+    assert_vmap_and_jit(lambda k, d: fixed_number_tracers(k, d, 40.0, 50), keys(2), deltas)
+
+
+def test_counts_to_positions_vmap_over_keys_and_counts_and_jit():
+    counts = jax.random.randint(jax.random.key(7), (2, 4, 4, 4), 0, 3)
+    assert_vmap_and_jit(lambda k, c: counts_to_positions(k, c, 40.0, max_tracers=200), keys(2), counts)

@@ -24,11 +24,15 @@ from cosmojax.stats.estimators import (
     natural,
     neighbour_counts,
     projected_correlation,
+    normalized,
     szapudi_szalay_3pcf,
+    white_mark,
     xi_multipoles,
 )
 from cosmojax.stats.pairs import PairCounts, pair_counts, pair_counts_rppi, pair_counts_smu
 from cosmojax.stats.triplets import triplet_counts
+
+from tests._transforms import assert_vmap_and_jit
 
 
 def _pc(weighted, norm):
@@ -225,3 +229,17 @@ def test_bad_input_raises():
         correlation_function(np.zeros((3, 3)), edges=np.array([0.0, 1.0]), box_size=10.0, estimator="foo")
     with pytest.raises(ValueError, match="randoms"):
         correlation_function(np.zeros((3, 3)), edges=np.array([0.0, 1.0]))
+
+
+def test_estimators_and_marks_vmap_over_a_batch_and_jit():
+    r = jax.random.uniform(jax.random.key(0), (4, 3, 5, 4), minval=0.5, maxval=1.5)
+    dd, dr, rr = r[0], r[1], r[2]
+    assert_vmap_and_jit(natural, dd, rr)
+    assert_vmap_and_jit(landy_szalay, dd, dr, rr)
+    assert_vmap_and_jit(davis_peebles, dd, dr)
+    assert_vmap_and_jit(hamilton, dd, dr, rr)
+    assert_vmap_and_jit(normalized, dd)
+    mu_edges = np.linspace(0.0, 1.0, 5)
+    assert_vmap_and_jit(lambda x: xi_multipoles(x, mu_edges, (0, 2, 4)), dd)
+    assert_vmap_and_jit(lambda x: projected_correlation(x, np.array([0.0, 5.0, 10.0, 20.0, 40.0])), dd)
+    assert_vmap_and_jit(lambda d: white_mark(d, delta_s=0.5, p=2.0), r[3] - 1.0)

@@ -5,7 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosmojax.stats.pairs import pair_counts, pair_counts_rppi, pair_counts_smu, pair_plan, smooth_pair_counts
+from cosmojax.stats.pairs import (histogram, histogram2d, pair_counts, pair_counts_rppi, pair_counts_smu, pair_plan,
+                                  smooth_pair_counts)
+from cosmojax.stats.quadruplets import histogram_small
+
+from tests._transforms import assert_vmap_and_jit
 
 L = 60.0
 
@@ -251,3 +255,22 @@ def test_bad_input_raises():
         pair_counts_smu(pos, edges=np.array([0.0, 2.0]), mu_edges=np.linspace(0, 1, 4), box_size=10.0, los="midpoint")
     with pytest.raises(ValueError, match="half the box"):
         pair_counts_rppi(pos, rp_edges=np.array([0.0, 4.0]), pi_edges=np.array([0.0, 4.0]), box_size=10.0)
+
+
+@pytest.mark.parametrize("which", ["histogram", "histogram2d", "histogram_small"])
+def test_histogram_kernels_vmap_jit_and_grad_in_the_weights(which):
+    flat = jax.random.randint(jax.random.key(0), (3, 40), 0, 6)
+    valid = jax.random.bernoulli(jax.random.key(1), 0.7, (3, 40))
+    ww = jax.random.uniform(jax.random.key(2), (3, 40))
+    one_d = {"histogram": histogram, "histogram_small": histogram_small}
+
+    def fn(f, v, w):
+        if which == "histogram2d":
+            return histogram2d(f // 3, 2, f % 3, 3, v, w, True)
+        return one_d[which](f, v, w, 6, True)
+
+    assert_vmap_and_jit(fn, flat, valid, ww)
+    counts, wsum = fn(flat[0], valid[0], ww[0])
+    assert int(jnp.sum(counts)) == int(jnp.sum(valid[0]))
+    grad = jax.grad(lambda w: jnp.sum(fn(flat[0], valid[0], w)[1]))(ww[0])
+    np.testing.assert_array_equal(grad, valid[0].astype(grad.dtype))

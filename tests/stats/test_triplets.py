@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from scipy.special import eval_legendre
 
-from cosmojax.stats.threepcf_multipoles import random_multipole_norm, threepcf_multipoles
+from cosmojax.stats.threepcf_multipoles import harmonics, random_multipole_norm, threepcf_multipoles
 from cosmojax.stats.triplets import equilateral, isosceles, triplet_counts
+
+from tests._transforms import assert_vmap_and_jit
 
 L = 12.0
 
@@ -158,3 +160,12 @@ def test_bad_input_raises():
         threepcf_multipoles(pos, edges=np.array([1.0, 2.0]), weights=np.ones(3))
     with pytest.raises(ValueError, match="outside"):
         threepcf_multipoles(pos - 1.0, edges=np.array([1.0, 2.0]), box_size=10.0)
+
+
+def test_slices_and_harmonics_vmap_over_a_batch_and_jit():
+    cubes = jax.random.normal(jax.random.key(0), (3, 4, 4, 4))
+    assert_vmap_and_jit(equilateral, cubes)
+    assert_vmap_and_jit(isosceles, cubes)
+    v = jax.random.normal(jax.random.key(1), (3, 10, 3))
+    v = v / jnp.linalg.norm(v, axis=-1, keepdims=True)
+    assert_vmap_and_jit(lambda u: harmonics((u[:, 0], u[:, 1], u[:, 2]), 3), v)
