@@ -17,8 +17,24 @@ from cosmojax.infer.abc import (
     run_pmc_abc,
 )
 from cosmojax.infer.diagnostics import chain_diagnostics, max_rhat, min_ess
-from cosmojax.infer.field_level import FieldPosterior, make_field_posterior, reconstruct_initial_conditions
-from cosmojax.infer.fisher import fisher_matrix, gaussian_field_fisher, marginal_errors
+from cosmojax.infer.field_level import (
+    FieldPosterior,
+    FieldSamples,
+    linear_mode_variance,
+    linear_transfer,
+    make_field_posterior,
+    mode_variance,
+    reconstruct_initial_conditions,
+    sample_initial_conditions,
+)
+from cosmojax.infer.fisher import (
+    correlation_function_fisher,
+    fisher_matrix,
+    gaussian_field_fisher,
+    marginal_errors,
+    power_spectrum_fisher,
+    shell_kedges,
+)
 from cosmojax.infer.likelihoods import (
     gaussian_log_likelihood,
     hartlap_factor,
@@ -36,8 +52,10 @@ from cosmojax.infer.neural_bias import (
     numpyro_model,
     poisson_log_likelihood,
     posterior_rates,
+    rate_interval,
     sample_posterior,
     sigma8_family,
+    simulate_haloes,
 )
 
 __all__ = [
@@ -56,6 +74,9 @@ __all__ = [
     "fisher_matrix",
     "gaussian_field_fisher",
     "marginal_errors",
+    "power_spectrum_fisher",
+    "correlation_function_fisher",
+    "shell_kedges",
     "sample_covariance",
     "hartlap_factor",
     "precision_from_simulations",
@@ -75,7 +96,14 @@ __all__ = [
     "find_map",
     "sample_posterior",
     "posterior_rates",
+    "rate_interval",
+    "simulate_haloes",
     "FieldPosterior",
     "make_field_posterior",
     "reconstruct_initial_conditions",
+    "FieldSamples",
+    "sample_initial_conditions",
+    "linear_transfer",
+    "linear_mode_variance",
+    "mode_variance",
 ]

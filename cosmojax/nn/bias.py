@@ -26,13 +26,36 @@ def isotropic_kernel(shell_weights):
     return shell_weights[SHELL_INDEX]
 
 
+def shell_sums(x):
+    """Sums of a periodic field over the four shells of the 3x3x3 stencil around each cell.
+
+    x : (..., n1, n2, n3, c) field; returns (..., n1, n2, n3, 4, c): the cell itself, the
+    sum of its 6 face neighbours, 12 edge neighbours and 8 corner neighbours, with periodic
+    wrap-around. With P_a the sum of the two neighbours along axis a, these are x,
+    (P_1 + P_2 + P_3) x, (P_1 P_2 + P_1 P_3 + P_2 P_3) x and P_1 P_2 P_3 x: nine rolls in
+    all, much cheaper than a dense 27-tap convolution. jit, vmap and grad safe.
+    """
+
+    def pair(y, axis):
+        return jnp.roll(y, 1, axis) + jnp.roll(y, -1, axis)
+
+    axes = (-4, -3, -2)
+    p1, p2 = pair(x, axes[0]), pair(x, axes[1])
+    p12 = pair(p1, axes[1])
+    faces = p1 + p2 + pair(x, axes[2])
+    edges = p12 + pair(p1 + p2, axes[2])
+    corners = pair(p12, axes[2])
+    return jnp.stack([x, faces, edges, corners], axis=-2)
+
+
 class IsotropicConv3D(nn.Module):
     """Periodic 3x3x3 convolution with a rotationally invariant kernel.
 
     Input (B, n1, n2, n3, c_in), output (B, n1, n2, n3, features). The kernel has
     4 * c_in * features weights (one per shell) plus ``features`` biases; its result is
     invariant under the 48 rotations and reflections of the cube, and the boundary is
-    periodic. jit, vmap and grad safe.
+    periodic. It is evaluated as a weighted sum of ``shell_sums``, the same result as a
+    dense convolution with ``isotropic_kernel(shells)``. jit, vmap and grad safe.
     """
 
     features: int
@@ -43,11 +66,7 @@ class IsotropicConv3D(nn.Module):
         fan_in = 27 * c_in
         shells = self.param("shells", nn.initializers.normal(1.0 / np.sqrt(fan_in)), (4, c_in, self.features))
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
-        padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (1, 1), (0, 0)), mode="wrap")
-        y = jax.lax.conv_general_dilated(
-            padded, isotropic_kernel(shells).astype(x.dtype), (1, 1, 1), "VALID",
-            dimension_numbers=("NDHWC", "DHWIO", "NDHWC"),
-        )
+        y = jnp.einsum("...sc,scf->...f", shell_sums(x), shells.astype(x.dtype))
         return y + bias
 
 

@@ -25,6 +25,12 @@ from cosmojax.stats.estimators import (
     white_mark,
     xi_multipoles,
 )
+from cosmojax.stats.grid_correlation import (
+    expected_grid_correlation,
+    grid_correlation_covariance,
+    grid_correlation_function,
+    shell_redges,
+)
 from cosmojax.stats.pairs import (
     PairCounts,
     pair_counts,
@@ -53,6 +59,11 @@ __all__ = [
     "power_multipoles",
     "cross_correlation",
     "expected_power",
+    # correlation function of a mesh
+    "grid_correlation_function",
+    "expected_grid_correlation",
+    "grid_correlation_covariance",
+    "shell_redges",
     # pair counts
     "PairCounts",
     "pair_counts",

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosmojax.nn.bias import SHELL_INDEX, IsotropicConv3D, NeuralBias
+from cosmojax.nn.bias import SHELL_INDEX, IsotropicConv3D, NeuralBias, isotropic_kernel
 
 
 def test_parameter_count_and_shapes():
@@ -59,3 +59,15 @@ def test_empty_cells_give_finite_rates_and_gradients():
     assert all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree_util.tree_leaves(g))
     with pytest.raises(ValueError, match="delta must have shape"):
         net.apply(params, jnp.zeros((4, 4)))
+
+
+def test_shell_sums_equal_a_dense_convolution_with_the_expanded_kernel(x64):
+    conv = IsotropicConv3D(features=3)
+    x = jax.random.normal(jax.random.key(6), (2, 6, 5, 4, 2))
+    params = conv.init(jax.random.key(7), x)
+    kernel = isotropic_kernel(params["params"]["shells"])
+    padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (1, 1), (0, 0)), mode="wrap")
+    dense = jax.lax.conv_general_dilated(
+        padded, kernel, (1, 1, 1), "VALID", dimension_numbers=("NDHWC", "DHWIO", "NDHWC")
+    ) + params["params"]["bias"]
+    np.testing.assert_allclose(conv.apply(params, x), dense, atol=1e-12)

@@ -1,0 +1,17 @@
+"""Run benchmarks/bench_hmc.py --quick and check its JSON lines."""
+
+import math
+
+
+def test_bench_hmc_quick(run_benchmark):
+    records = run_benchmark("bench_hmc.py", "--quick")
+    assert records[0]["record"] == "machine"
+    runs = {r["backend"]: r for r in records if r["record"] == "hmc"}
+    assert set(runs) == {"blackjax", "numpyro"}
+    for r in runs.values():
+        assert r["n"] == 32 and r["chains"] == 2
+        assert r["seconds"] > 0 and math.isfinite(r["max_rhat"]) and r["min_ess"] > 0
+        assert 0.0 <= r["rate_coverage_95"] <= 1.0 and r["sigma8_95"][0] < r["sigma8_95"][1]
+    # both backends sample one posterior: their sigma8 means agree within the posterior width
+    width = runs["blackjax"]["sigma8_95"][1] - runs["blackjax"]["sigma8_95"][0]
+    assert abs(runs["blackjax"]["sigma8_mean"] - runs["numpyro"]["sigma8_mean"]) < 0.25 * width
