@@ -12,7 +12,8 @@ with NUTS and a dense mass matrix, starting every chain at the MAP. Prints JSON 
   acceptance, whether the true sigma8 lies in the 95% interval, and the fraction of voxels
   whose true expected count lies in its 95% interval.
 
-``--quick`` runs 32^3 with short chains (only to show the script works); the default runs
+``--quick`` runs 32^3 with short chains and trajectories of at most 31 leapfrog steps
+(only to show the script works); the default runs
 32^3 and 64^3 with 4 chains of 500 warm-up and 1000 draws.
 """
 
@@ -66,18 +67,18 @@ def problem(n: int):
     return posterior, rate, best, time.perf_counter() - t0, float(counts.sum())
 
 
-def run(n: int, backend: str, num_warmup: int, num_samples: int, num_chains: int) -> dict:
+def run(n: int, backend: str, num_warmup: int, num_samples: int, num_chains: int, max_tree_depth: int = 10) -> dict:
     posterior, true_rate, best, map_seconds, n_haloes = problem(n)
     result = sample_posterior(
         jax.random.key(4), posterior, best, backend=backend,
-        num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains,
+        num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, max_tree_depth=max_tree_depth,
     )
     lo8, hi8 = np.percentile(result.flat("sigma8"), [2.5, 97.5])
     lo, hi = rate_interval(posterior, result)
     truth = np.asarray(true_rate)
     return {
         "record": "hmc", "n": n, "backend": backend, "n_haloes": n_haloes,
-        "chains": num_chains, "warmup": num_warmup, "draws": num_samples,
+        "chains": num_chains, "warmup": num_warmup, "draws": num_samples, "max_tree_depth": max_tree_depth,
         "map_seconds": map_seconds, "seconds": result.seconds,
         "min_ess": result.min_ess, "ess_per_second": result.min_ess / result.seconds,
         "max_rhat": result.max_rhat, "divergences": result.divergences, "acceptance": result.acceptance,
@@ -92,15 +93,18 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="32^3 only, short chains")
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64], help="mesh sizes (full run)")
+    parser.add_argument("--warmup", type=int, default=500, help="warm-up transitions per chain (full run)")
+    parser.add_argument("--draws", type=int, default=1000, help="draws per chain (full run)")
+    parser.add_argument("--chains", type=int, default=4, help="chains (full run)")
     args = parser.parse_args(argv)
     emit({"record": "machine", **machine()})
     if args.quick:
-        sizes, warmup, draws, chains = (32,), 60, 60, 2
+        sizes, warmup, draws, chains, depth = (32,), 50, 50, 2, 5
     else:
-        sizes, warmup, draws, chains = args.sizes, 500, 1000, 4
+        sizes, warmup, draws, chains, depth = args.sizes, args.warmup, args.draws, args.chains, 10
     for n in sizes:
         for backend in ("blackjax", "numpyro"):
-            emit(run(n, backend, warmup, draws, chains))
+            emit(run(n, backend, warmup, draws, chains, depth))
 
 
 if __name__ == "__main__":

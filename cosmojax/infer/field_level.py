@@ -36,7 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax.infer.diagnostics import chain_diagnostics, max_rhat, min_ess
+from cosmojax.infer.diagnostics import chain_diagnostics
+from cosmojax.infer.mcmc import MCMCResult
 from cosmojax.mesh import frequencies, hermitian_weights_numpy, rfftn_shape
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.lpt import lpt
@@ -243,20 +244,12 @@ class FieldSamples(NamedTuple):
     mode_variance: np.ndarray
     seconds: float
 
-    @property
-    def max_rhat(self) -> float:
-        """Largest R-hat over every cell."""
-        return max_rhat(self.rhat)
-
-    @property
-    def min_ess(self) -> float:
-        """Smallest effective sample size over every cell."""
-        return min_ess(self.ess)
+    max_rhat = MCMCResult.max_rhat
+    min_ess = MCMCResult.min_ess
 
     def flat(self, name: str = "noise") -> np.ndarray:
         """The draws with chains merged: (n_chains * n_draws, n, n, n)."""
-        x = self.samples[name]
-        return x.reshape((-1,) + x.shape[2:])
+        return MCMCResult.flat(self, name)
 
 
 ALGORITHMS = ("hmc", "nuts")

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cosmojax._validate import check_int
 from cosmojax.infer.diagnostics import chain_diagnostics, max_rhat, min_ess
 
 
@@ -68,6 +69,7 @@ def nuts_numpyro(
     num_chains: int = 4,
     target_accept: float = 0.8,
     dense_mass: bool = False,
+    max_tree_depth: int = 10,
     init_params: dict | None = None,
     progress_bar: bool = False,
     jit_model_args: bool = False,
@@ -83,6 +85,8 @@ def nuts_numpyro(
     num_chains : chains, run vectorised on one device ("vectorized" chain method)
     target_accept : target acceptance probability of the step-size adaptation
     dense_mass : adapt a dense (instead of diagonal) mass matrix during warm-up
+    max_tree_depth : at most 2^max_tree_depth - 1 leapfrog steps per transition (caps the
+        cost of the early warm-up, before the step size and mass matrix are adapted)
     init_params : optional dict of unconstrained initial values, each (num_chains, ...)
     progress_bar : show numpyro's progress bar
     jit_model_args : compile once for all data of the same shape (for repeated runs)
@@ -94,7 +98,8 @@ def nuts_numpyro(
     from numpyro.infer import MCMC, NUTS
 
     _check_counts(num_warmup, num_samples, num_chains)
-    kernel = NUTS(model, target_accept_prob=target_accept, dense_mass=dense_mass)
+    check_int("max_tree_depth", max_tree_depth)
+    kernel = NUTS(model, target_accept_prob=target_accept, dense_mass=dense_mass, max_tree_depth=max_tree_depth)
     mcmc = MCMC(
         kernel,
         num_warmup=num_warmup,
@@ -125,20 +130,23 @@ def nuts_chain(
     num_samples: int,
     target_accept: float = 0.8,
     dense_mass: bool = False,
+    max_tree_depth: int = 10,
 ):
     """One NUTS chain with blackjax window adaptation, as a pure function.
 
-    ``dense_mass`` adapts a dense instead of a diagonal mass matrix. Returns (positions,
+    ``dense_mass`` adapts a dense instead of a diagonal mass matrix; ``max_tree_depth``
+    caps the trajectory at 2^max_tree_depth - 1 leapfrog steps. Returns (positions,
     is_divergent, acceptance_rate), each with a leading (num_samples,) axis. jit and vmap safe: vmap it over keys, starting points, or data that
     ``log_density`` closes over (e.g. many synthetic data sets at once).
     """
     import blackjax
 
     warmup = blackjax.window_adaptation(
-        blackjax.nuts, log_density, is_mass_matrix_diagonal=not dense_mass, target_acceptance_rate=target_accept
+        blackjax.nuts, log_density, is_mass_matrix_diagonal=not dense_mass,
+        target_acceptance_rate=target_accept, max_num_doublings=max_tree_depth,
     )
     (state, params), _ = warmup.run(warmup_key, initial_position, num_steps=num_warmup)
-    step = blackjax.nuts(log_density, **params).step
+    step = blackjax.nuts(log_density, **params).step  # params carry max_num_doublings
 
     def one(state, k):
         state, info = step(k, state)
@@ -158,6 +166,7 @@ def nuts_blackjax(
     num_chains: int = 4,
     target_accept: float = 0.8,
     dense_mass: bool = False,
+    max_tree_depth: int = 10,
     jitter: float = 0.1,
 ) -> MCMCResult:
     """Run NUTS (blackjax) on a log-density function of a pytree.
@@ -168,7 +177,8 @@ def nuts_blackjax(
     log_density : callable position -> scalar log density (unnormalised), differentiable
     initial_position : a pytree (a dict of arrays gives named sites in the result); each
         chain starts from it plus Gaussian ``jitter`` (a scale in the position's units)
-    num_warmup, num_samples, num_chains, target_accept, dense_mass : as in ``nuts_numpyro``
+    num_warmup, num_samples, num_chains, target_accept, dense_mass, max_tree_depth : as in
+        ``nuts_numpyro``
 
     Returns
     -------
@@ -177,6 +187,7 @@ def nuts_blackjax(
     adaptation, per chain. Not jit-safe (it drives jit-compiled sampling).
     """
     _check_counts(num_warmup, num_samples, num_chains)
+    check_int("max_tree_depth", max_tree_depth)
     leaves, treedef = jax.tree_util.tree_flatten(initial_position)
     k_init, k_warm, k_sample = jax.random.split(key, 3)
     init_keys = jax.random.split(k_init, len(leaves))
@@ -188,7 +199,7 @@ def nuts_blackjax(
 
     def run_chain(k_w, k_s, position):
         return nuts_chain(k_w, k_s, log_density, position, num_warmup=num_warmup, num_samples=num_samples,
-            target_accept=target_accept, dense_mass=dense_mass,
+            target_accept=target_accept, dense_mass=dense_mass, max_tree_depth=max_tree_depth,
         )
 
     start = time.perf_counter()

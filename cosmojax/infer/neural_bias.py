@@ -227,12 +227,14 @@ def sample_posterior(
     jitter: float = 0.01,
     dense_mass: bool = True,
     target_accept: float = 0.8,
+    max_tree_depth: int = 10,
 ) -> MCMCResult:
     """NUTS over (weights, sigma8) with blackjax or numpyro, from ``init_position``.
 
     ``init_position`` is a position dict (best: the MAP from ``find_map``); each chain
     starts from it plus Gaussian ``jitter``. ``dense_mass`` adapts a dense mass matrix
-    during warm-up (recommended: the weights are strongly correlated). Returns an
+    during warm-up (recommended: the weights are strongly correlated); ``max_tree_depth``
+    caps each transition at 2^max_tree_depth - 1 leapfrog steps. Returns an
     ``MCMCResult`` with sites "weights" (chains, draws, n_weights) and "sigma8" (chains,
     draws). Not jit safe (it drives compiled sampling).
     """
@@ -240,7 +242,7 @@ def sample_posterior(
         return nuts_blackjax(
             key, posterior.log_density, init_position,
             num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, jitter=jitter,
-            dense_mass=dense_mass, target_accept=target_accept,
+            dense_mass=dense_mass, target_accept=target_accept, max_tree_depth=max_tree_depth,
         )
     if backend == "numpyro":
         k_init, k_run = jax.random.split(key)
@@ -250,7 +252,7 @@ def sample_posterior(
         return nuts_numpyro(
             k_run, numpyro_model(posterior),
             num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, init_params=init,
-            dense_mass=dense_mass, target_accept=target_accept,
+            dense_mass=dense_mass, target_accept=target_accept, max_tree_depth=max_tree_depth,
         )
     raise ValueError(f"backend must be 'blackjax' or 'numpyro'; got {backend!r}.")
 
