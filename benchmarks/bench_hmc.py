@@ -12,7 +12,7 @@ with NUTS and a dense mass matrix, starting every chain at the MAP. Prints JSON 
   acceptance, whether the true sigma8 lies in the 95% interval, and the fraction of voxels
   whose true expected count lies in its 95% interval.
 
-``--quick`` runs 32^3 with short chains and trajectories of at most 31 leapfrog steps
+``--quick`` runs 32^3 with one short chain per backend and trajectories of at most 31 leapfrog steps
 (only to show the script works); the default runs
 32^3 and 64^3 with 4 chains of 500 warm-up and 1000 draws.
 """
@@ -99,7 +99,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     emit({"record": "machine", **machine()})
     if args.quick:
-        sizes, warmup, draws, chains, depth = (32,), 50, 50, 2, 5
+        sizes, warmup, draws, chains, depth = (32,), 50, 50, 1, 5
     else:
         sizes, warmup, draws, chains, depth = args.sizes, args.warmup, args.draws, args.chains, 10
     for n in sizes:
