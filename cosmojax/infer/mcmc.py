@@ -99,6 +99,8 @@ def nuts_numpyro(
 
     _check_counts(num_warmup, num_samples, num_chains)
     check_int("max_tree_depth", max_tree_depth)
+    if init_params is not None and num_chains == 1:  # numpyro wants one chain's start without the chain axis
+        init_params = jax.tree_util.tree_map(lambda x: x[0], init_params)
     kernel = NUTS(model, target_accept_prob=target_accept, dense_mass=dense_mass, max_tree_depth=max_tree_depth)
     mcmc = MCMC(
         kernel,
@@ -136,8 +138,9 @@ def nuts_chain(
 
     ``dense_mass`` adapts a dense instead of a diagonal mass matrix; ``max_tree_depth``
     caps the trajectory at 2^max_tree_depth - 1 leapfrog steps. Returns (positions,
-    is_divergent, acceptance_rate), each with a leading (num_samples,) axis. jit and vmap safe: vmap it over keys, starting points, or data that
-    ``log_density`` closes over (e.g. many synthetic data sets at once).
+    is_divergent, acceptance_rate), each with a leading (num_samples,) axis. jit and vmap
+    safe: vmap it over keys, starting points, or data that ``log_density`` closes over
+    (e.g. many synthetic data sets at once).
     """
     import blackjax
 

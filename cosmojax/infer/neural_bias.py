@@ -249,8 +249,6 @@ def sample_posterior(
         init = jax.tree_util.tree_map(
             lambda x: x + jitter * jax.random.normal(k_init, (num_chains,) + jnp.shape(x)), init_position
         )
-        if num_chains == 1:  # numpyro takes a single chain's start without a chain axis
-            init = jax.tree_util.tree_map(lambda x: x[0], init)
         return nuts_numpyro(
             k_run, numpyro_model(posterior),
             num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, init_params=init,

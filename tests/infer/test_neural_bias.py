@@ -141,3 +141,13 @@ def test_hmc_recovers_sigma8_and_the_halo_field():
     inside = (np.asarray(true_rate) >= lo) & (np.asarray(true_rate) <= hi)
     assert inside.mean() > 0.9
     assert np.median((hi - lo) / np.asarray(true_rate)) < 0.3
+
+
+def test_simulate_haloes_jits_and_rate_interval_checks_its_level():
+    cfg, fam, net, params, counts, rate = one_filter_problem(8)
+    jitted = jax.jit(simulate_haloes, static_argnums=(2, 5))(jax.random.key(2), fam, net, params, COSMO.sigma8, cfg)
+    np.testing.assert_allclose(jitted[1], rate, rtol=1e-6)
+    np.testing.assert_array_equal(jitted[0], counts)
+    assert np.all(np.asarray(counts) == np.round(np.asarray(counts)))
+    with pytest.raises(ValueError, match="level must be in"):
+        rate_interval(None, None, level=1.5)
