@@ -16,7 +16,7 @@ from cosmojax.infer.abc import (
     rejection_abc,
     run_pmc_abc,
 )
-from cosmojax.infer.diagnostics import chain_diagnostics, max_rhat, min_ess
+from cosmojax.infer.diagnostics import chain_diagnostics, interval_coverage, max_rhat, min_ess, sbc_ranks
 from cosmojax.infer.field_level import (
     FieldPosterior,
     FieldSamples,
@@ -42,10 +42,11 @@ from cosmojax.infer.likelihoods import (
     sample_covariance,
     sellentin_heavens_log_likelihood,
 )
-from cosmojax.infer.mcmc import MCMCResult, nuts_blackjax, nuts_chain, nuts_numpyro
+from cosmojax.infer.mcmc import MCMCResult, laplace_inverse_mass, nuts_blackjax, nuts_chain, nuts_numpyro
 from cosmojax.infer.neural_bias import (
     NeuralBiasPosterior,
     Sigma8Family,
+    adam_ascent,
     find_map,
     make_posterior,
     matter_density,
@@ -69,6 +70,8 @@ __all__ = [
     "pmc_abc",
     "run_pmc_abc",
     "chain_diagnostics",
+    "interval_coverage",
+    "sbc_ranks",
     "max_rhat",
     "min_ess",
     "fisher_matrix",
@@ -86,6 +89,7 @@ __all__ = [
     "nuts_numpyro",
     "nuts_blackjax",
     "nuts_chain",
+    "laplace_inverse_mass",
     "Sigma8Family",
     "sigma8_family",
     "matter_density",
@@ -94,6 +98,7 @@ __all__ = [
     "make_posterior",
     "numpyro_model",
     "find_map",
+    "adam_ascent",
     "sample_posterior",
     "posterior_rates",
     "rate_interval",

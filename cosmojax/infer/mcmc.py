@@ -60,6 +60,40 @@ def _check_counts(num_warmup, num_samples, num_chains):
             raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
 
 
+def _check_inverse_mass(matrix, dense_mass: bool) -> np.ndarray:
+    """The starting inverse mass matrix as an array; ValueError unless it is (d, d)
+    symmetric positive definite with ``dense_mass`` or (d,) positive without."""
+    m = np.asarray(matrix, dtype=float)
+    if dense_mass:
+        if m.ndim != 2 or m.shape[0] != m.shape[1] or not np.allclose(m, m.T, rtol=1e-6, atol=0.0):
+            raise ValueError(f"inverse_mass_matrix must be a symmetric (d, d) array with dense_mass; got shape {m.shape}.")
+        if not np.all(np.isfinite(m)) or np.linalg.eigvalsh(m).min() <= 0:
+            raise ValueError("inverse_mass_matrix must be finite and positive definite.")
+    elif m.ndim != 1 or not np.all(np.isfinite(m)) or np.any(m <= 0):
+        raise ValueError(f"inverse_mass_matrix must be a positive (d,) array without dense_mass; got shape {m.shape}.")
+    return m
+
+
+def laplace_inverse_mass(log_density: Callable[[Any], jax.Array], position, floor: float = 1e-10) -> np.ndarray:
+    """Inverse of minus the Hessian of ``log_density`` at ``position`` (best: the MAP).
+
+    The covariance of the Laplace approximation, (d, d) over ``position`` raveled by
+    ``jax.flatten_util.ravel_pytree`` (sorted keys for a dict): a starting
+    ``inverse_mass_matrix`` for ``nuts_blackjax`` and ``nuts_numpyro``. Curvatures below
+    ``floor`` times the largest (flat or convex directions, away from a maximum) are
+    raised to it, so the result is always positive definite. Not jit safe (host numpy).
+    """
+    from jax.flatten_util import ravel_pytree
+
+    flat, unravel = ravel_pytree(position)
+    hessian = np.asarray(jax.hessian(lambda x: -log_density(unravel(x)))(flat), dtype=float)
+    values, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
+    if not np.all(np.isfinite(values)):
+        raise ValueError("log_density has a non-finite Hessian at position.")
+    values = np.maximum(values, floor * max(values.max(), 0.0) + np.finfo(float).tiny)
+    return (vectors / values) @ vectors.T
+
+
 def nuts_numpyro(
     key,
     model: Callable,
@@ -70,6 +104,7 @@ def nuts_numpyro(
     target_accept: float = 0.8,
     dense_mass: bool = False,
     max_tree_depth: int = 10,
+    inverse_mass_matrix=None,
     init_params: dict | None = None,
     progress_bar: bool = False,
     jit_model_args: bool = False,
@@ -87,6 +122,11 @@ def nuts_numpyro(
     dense_mass : adapt a dense (instead of diagonal) mass matrix during warm-up
     max_tree_depth : at most 2^max_tree_depth - 1 leapfrog steps per transition (caps the
         cost of the early warm-up, before the step size and mass matrix are adapted)
+    inverse_mass_matrix : optional starting inverse mass matrix, (d, d) dense or (d,)
+        diagonal over the latent sites raveled in sorted-name order (as
+        ``jax.flatten_util.ravel_pytree`` of a dict of them); warm-up adapts from it.
+        A Laplace approximation (``laplace_inverse_mass``) spares strongly correlated
+        posteriors the early warm-up's thousand-step trajectories.
     init_params : optional dict of unconstrained initial values, each (num_chains, ...)
     progress_bar : show numpyro's progress bar
     jit_model_args : compile once for all data of the same shape (for repeated runs)
@@ -101,7 +141,12 @@ def nuts_numpyro(
     check_int("max_tree_depth", max_tree_depth)
     if init_params is not None and num_chains == 1:  # numpyro wants one chain's start without the chain axis
         init_params = jax.tree_util.tree_map(lambda x: x[0], init_params)
-    kernel = NUTS(model, target_accept_prob=target_accept, dense_mass=dense_mass, max_tree_depth=max_tree_depth)
+    if inverse_mass_matrix is not None:  # numpyro reads an array over all sites in sorted order
+        inverse_mass_matrix = jnp.asarray(_check_inverse_mass(inverse_mass_matrix, dense_mass))
+    kernel = NUTS(
+        model, target_accept_prob=target_accept, dense_mass=dense_mass, max_tree_depth=max_tree_depth,
+        inverse_mass_matrix=inverse_mass_matrix,
+    )
     mcmc = MCMC(
         kernel,
         num_warmup=num_warmup,
@@ -133,12 +178,15 @@ def nuts_chain(
     target_accept: float = 0.8,
     dense_mass: bool = False,
     max_tree_depth: int = 10,
+    inverse_mass_matrix=None,
 ):
     """One NUTS chain with blackjax window adaptation, as a pure function.
 
     ``dense_mass`` adapts a dense instead of a diagonal mass matrix; ``max_tree_depth``
-    caps the trajectory at 2^max_tree_depth - 1 leapfrog steps. Returns (positions,
-    is_divergent, acceptance_rate), each with a leading (num_samples,) axis. jit and vmap
+    caps the trajectory at 2^max_tree_depth - 1 leapfrog steps; ``inverse_mass_matrix``
+    ((d, d) or (d,) over the raveled position, or None: the identity) is where the
+    mass-matrix adaptation starts. Returns (positions, is_divergent, acceptance_rate),
+    each with a leading (num_samples,) axis. jit and vmap
     safe: vmap it over keys, starting points, or data that ``log_density`` closes over
     (e.g. many synthetic data sets at once).
     """
@@ -147,6 +195,7 @@ def nuts_chain(
     warmup = blackjax.window_adaptation(
         blackjax.nuts, log_density, is_mass_matrix_diagonal=not dense_mass,
         target_acceptance_rate=target_accept, max_num_doublings=max_tree_depth,
+        initial_inverse_mass_matrix=inverse_mass_matrix,
     )
     (state, params), _ = warmup.run(warmup_key, initial_position, num_steps=num_warmup)
     step = blackjax.nuts(log_density, **params).step  # params carry max_num_doublings
@@ -170,6 +219,7 @@ def nuts_blackjax(
     target_accept: float = 0.8,
     dense_mass: bool = False,
     max_tree_depth: int = 10,
+    inverse_mass_matrix=None,
     jitter: float = 0.1,
 ) -> MCMCResult:
     """Run NUTS (blackjax) on a log-density function of a pytree.
@@ -182,6 +232,8 @@ def nuts_blackjax(
         chain starts from it plus Gaussian ``jitter`` (a scale in the position's units)
     num_warmup, num_samples, num_chains, target_accept, dense_mass, max_tree_depth : as in
         ``nuts_numpyro``
+    inverse_mass_matrix : optional starting inverse mass matrix over the position raveled
+        by ``jax.flatten_util.ravel_pytree``, (d, d) with ``dense_mass`` or (d,)
 
     Returns
     -------
@@ -191,6 +243,8 @@ def nuts_blackjax(
     """
     _check_counts(num_warmup, num_samples, num_chains)
     check_int("max_tree_depth", max_tree_depth)
+    if inverse_mass_matrix is not None:
+        inverse_mass_matrix = jnp.asarray(_check_inverse_mass(inverse_mass_matrix, dense_mass))
     leaves, treedef = jax.tree_util.tree_flatten(initial_position)
     k_init, k_warm, k_sample = jax.random.split(key, 3)
     init_keys = jax.random.split(k_init, len(leaves))
@@ -203,6 +257,7 @@ def nuts_blackjax(
     def run_chain(k_w, k_s, position):
         return nuts_chain(k_w, k_s, log_density, position, num_warmup=num_warmup, num_samples=num_samples,
             target_accept=target_accept, dense_mass=dense_mass, max_tree_depth=max_tree_depth,
+            inverse_mass_matrix=inverse_mass_matrix,
         )
 
     start = time.perf_counter()

@@ -5,7 +5,15 @@ import numpyro
 import numpyro.distributions as dist
 import pytest
 
-from cosmojax.infer import chain_diagnostics, nuts_blackjax, nuts_chain, nuts_numpyro
+from cosmojax.infer import (
+    chain_diagnostics,
+    interval_coverage,
+    laplace_inverse_mass,
+    nuts_blackjax,
+    nuts_chain,
+    nuts_numpyro,
+    sbc_ranks,
+)
 
 # A correlated 2D Gaussian target with known moments.
 MEAN = np.array([1.0, -2.0])
@@ -81,13 +89,79 @@ def test_coverage_in_repeated_synthetic_trials():
         jax.jit(jax.vmap(posterior_draws))(jax.random.split(k_w, n_trials), jax.random.split(k_s, n_trials), ys)
     )
     mu = np.asarray(mu_true)
-    for level in (0.5, 0.68, 0.9):
-        lo, hi = np.percentile(draws, [50 * (1 - level), 50 * (1 + level)], axis=1)
-        rate = np.mean((lo <= mu) & (mu <= hi))
-        assert abs(rate - level) < 3 * np.sqrt(level * (1 - level) / n_trials) + 0.02, (level, rate)
+    for level, (rate, err) in interval_coverage(mu, draws, (0.5, 0.68, 0.9)).items():
+        assert abs(rate - level) < 3 * err + 0.02, (level, rate)
+    # ranks of the truth among 40 thinned draws: uniform on 0..40 (chi-square over 8 bins)
+    ranks = sbc_ranks(mu, draws[:, ::10])
+    counts = np.bincount(ranks * 8 // 41, minlength=8)
+    assert np.sum((counts - n_trials / 8) ** 2 / (n_trials / 8)) < 20.3  # 99.5% of chi2(7)
     # the posterior means match the conjugate answer
     exact = ys.sum(1) / (n_data + 0.25)
     np.testing.assert_allclose(draws.mean(1), exact, atol=0.12)
+
+
+def test_laplace_inverse_mass_is_the_covariance_of_a_gaussian(x64):
+    # a stiff, strongly correlated target over two sites; the Laplace covariance is exact
+    scales = np.array([1e-2, 1.0, 10.0])
+    corr = np.array([[1.0, 0.9, -0.5], [0.9, 1.0, -0.3], [-0.5, -0.3, 1.0]])
+    cov = corr * np.outer(scales, scales)
+    prec = np.linalg.inv(cov)
+
+    def stiff(p):
+        x = jnp.concatenate([p["a"][None], p["b"]])  # ravel order: sorted keys, a then b
+        return -0.5 * x @ prec @ x
+
+    start = {"b": jnp.array([5.0, -3.0]), "a": jnp.asarray(0.1)}  # far from the mode: no matter
+    np.testing.assert_allclose(laplace_inverse_mass(stiff, start), cov, rtol=1e-8, atol=1e-16)
+    # a flat direction is floored, not inverted into inf
+    flat = laplace_inverse_mass(lambda p: -0.5 * p["x"][0] ** 2, {"x": jnp.zeros(2)})
+    assert np.all(np.isfinite(flat)) and np.linalg.eigvalsh(flat).min() > 0
+
+    # both samplers start their dense adaptation from it and recover the target
+    res = nuts_blackjax(jax.random.key(5), stiff, start, num_warmup=150, num_samples=600, num_chains=2,
+                        dense_mass=True, inverse_mass_matrix=laplace_inverse_mass(stiff, start), jitter=0.0)
+    draws = np.concatenate([res.flat("a")[:, None], res.flat("b")], axis=1)
+    np.testing.assert_allclose(np.cov(draws.T) / np.outer(scales, scales), corr, atol=0.15)
+    np.testing.assert_allclose(draws.std(0) / scales, 1.0, atol=0.15)
+    assert res.max_rhat < 1.02
+
+    def stiff_model():
+        a = numpyro.sample("a", dist.ImproperUniform(dist.constraints.real, (), ()))
+        b = numpyro.sample("b", dist.ImproperUniform(dist.constraints.real_vector, (), (2,)))
+        numpyro.factor("target", stiff({"a": a, "b": b}))
+
+    res = nuts_numpyro(jax.random.key(6), stiff_model, num_warmup=150, num_samples=600, num_chains=2,
+                       dense_mass=True, inverse_mass_matrix=laplace_inverse_mass(stiff, start),
+                       init_params={"a": jnp.zeros(2), "b": jnp.zeros((2, 2))})
+    draws = np.concatenate([res.flat("a")[:, None], res.flat("b")], axis=1)
+    np.testing.assert_allclose(draws.std(0) / scales, 1.0, atol=0.15)
+    assert res.max_rhat < 1.02
+
+
+def test_bad_inverse_mass_matrix_raises():
+    with pytest.raises(ValueError, match="inverse_mass_matrix must be a symmetric"):
+        nuts_blackjax(jax.random.key(0), log_density, {"theta": jnp.zeros(2)}, dense_mass=True, inverse_mass_matrix=np.ones(2))
+    with pytest.raises(ValueError, match="positive definite"):
+        nuts_numpyro(jax.random.key(0), model, dense_mass=True, inverse_mass_matrix=-np.eye(2))
+    with pytest.raises(ValueError, match="positive"):
+        nuts_blackjax(jax.random.key(0), log_density, {"theta": jnp.zeros(2)}, inverse_mass_matrix=np.array([1.0, -1.0]))
+
+
+def test_calibration_helpers_on_known_cases():
+    rng = np.random.default_rng(1)
+    centre = rng.normal(size=4000)
+    truth = centre + rng.normal(size=4000)  # truth and draws exchangeable: calibrated
+    calibrated = centre[:, None] + rng.normal(size=(4000, 200))
+    over = centre[:, None] + 0.5 * rng.normal(size=(4000, 200))  # too narrow: 90% covers 59%
+    for level, (rate, err) in interval_coverage(truth, calibrated).items():
+        assert abs(rate - level) < 4 * err + 0.01
+    assert interval_coverage(truth, over, (0.9,))[0.9][0] < 0.7
+    ranks = sbc_ranks(np.array([0.0, 10.0]), np.array([[-1.0, 1.0, 2.0], [1.0, 2.0, 3.0]]))
+    assert ranks.tolist() == [1, 3]
+    with pytest.raises(ValueError, match="truth must be"):
+        sbc_ranks(np.zeros(3), np.zeros((2, 5)))
+    with pytest.raises(ValueError, match="levels"):
+        interval_coverage(truth, calibrated, (1.5,))
 
 
 def test_bad_counts_raise():

@@ -7,6 +7,7 @@ from scipy.stats import poisson
 
 from cosmojax.cosmology import planck2018
 from cosmojax.infer.neural_bias import (
+    adam_ascent,
     find_map,
     make_posterior,
     matter_density,
@@ -21,7 +22,7 @@ from cosmojax.nn.bias import NeuralBias
 from cosmojax.sims import white_noise
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.lpt import lpt
-from cosmojax.sims.nbody import density
+from cosmojax.sims.nbody import density, nbody
 
 COSMO = planck2018()
 
@@ -53,6 +54,33 @@ def test_sigma8_family_is_exact_2lpt(x64):
     for s8 in (0.6, 1.0):
         direct = density(lpt(noise, COSMO.replace(sigma8=s8), cfg, a=1.0, order=2).disp, cfg)
         np.testing.assert_allclose(matter_density(fam, s8, cfg), direct, atol=1e-10)
+
+
+def test_pm_family_is_the_particle_mesh_run_at_every_sigma8(x64):
+    cfg = SimConfig(mesh_shape=8, box_size=64.0, steps=4, dtype="float64")
+    noise = white_noise(jax.random.key(0), cfg.mesh_shape)
+    fam = sigma8_family(noise, COSMO, cfg, dynamics="pm")
+    lpt_only = matter_density(sigma8_family(noise, COSMO, cfg), COSMO.sigma8, cfg)
+    for s8 in (0.6, 1.0):
+        direct = nbody(noise, COSMO.replace(sigma8=s8), cfg).density[-1]
+        np.testing.assert_allclose(matter_density(fam, s8, cfg), direct, atol=1e-10)
+    # the PM density differs from 2LPT's at this size: the test above is not vacuous
+    assert np.max(np.abs(matter_density(fam, COSMO.sigma8, cfg) - lpt_only)) > 0.05
+    grad = jax.grad(lambda s8: jnp.sum(matter_density(fam, s8, cfg) ** 2))(0.8)
+    eps = 1e-5
+    fd = (jnp.sum(matter_density(fam, 0.8 + eps, cfg) ** 2) - jnp.sum(matter_density(fam, 0.8 - eps, cfg) ** 2)) / (2 * eps)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6)
+
+
+def test_sigma8_family_rejects_bad_options():
+    cfg = SimConfig(mesh_shape=8, box_size=64.0)
+    noise = white_noise(jax.random.key(0), cfg.mesh_shape)
+    with pytest.raises(ValueError, match="dynamics"):
+        sigma8_family(noise, COSMO, cfg, dynamics="nbody")
+    with pytest.raises(ValueError, match="a must be"):
+        sigma8_family(noise, COSMO, cfg, a=0.5, dynamics="pm")
+    with pytest.raises(ValueError, match="order"):
+        sigma8_family(noise, COSMO, cfg, order=3)
 
 
 def test_poisson_log_likelihood_matches_scipy(x64):
@@ -151,3 +179,16 @@ def test_simulate_haloes_jits_and_rate_interval_checks_its_level():
     assert np.all(np.asarray(counts) == np.round(np.asarray(counts)))
     with pytest.raises(ValueError, match="level must be in"):
         rate_interval(None, None, level=1.5)
+
+
+def test_adam_ascent_finds_the_maximum_and_vmaps_over_targets():
+    centres = jnp.array([[1.0, -2.0], [0.5, 3.0], [-4.0, 0.0]])
+
+    def ascend(c):
+        return adam_ascent(lambda p: -jnp.sum((p["x"] - c) ** 2), {"x": jnp.zeros(2)}, steps=400, learning_rate=0.1)
+
+    best, value = jax.jit(jax.vmap(ascend))(centres)
+    np.testing.assert_allclose(best["x"], centres, atol=1e-3)
+    assert np.all(np.asarray(value) > -1e-5)
+    for c, b in zip(centres, best["x"]):
+        np.testing.assert_allclose(ascend(c)[0]["x"], b, atol=1e-5)

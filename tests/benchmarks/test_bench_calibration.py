@@ -1,0 +1,17 @@
+"""Run benchmarks/bench_calibration.py --quick and check its JSON lines."""
+
+import math
+
+
+def test_bench_calibration_quick(run_benchmark):
+    records = run_benchmark("bench_calibration.py", "--quick")
+    assert records[0]["record"] == "machine"
+    per_parameter = [r for r in records if r["record"] == "calibration"]
+    assert [r["parameter"] for r in per_parameter] == ["sigma8"] + [f"weight_{i}" for i in range(7)]
+    for r in per_parameter:
+        assert r["trials"] == 4 and sum(r["rank_histogram"]) == 4
+        coverage = [r["coverage"][level] for level in ("0.5", "0.68", "0.9", "0.95")]
+        assert all(0.0 <= c <= 1.0 for c in coverage) and coverage == sorted(coverage)
+        assert math.isfinite(r["rank_chi2"])
+    (summary,) = [r for r in records if r["record"] == "calibration_run"]
+    assert summary["seconds"] > 0 and 0.0 < summary["acceptance"] <= 1.0
