@@ -46,7 +46,6 @@ from cosmojax.infer.mcmc import MCMCResult, laplace_inverse_mass, nuts_blackjax,
 from cosmojax.infer.neural_bias import (
     NeuralBiasPosterior,
     Sigma8Family,
-    adam_ascent,
     find_map,
     make_posterior,
     matter_density,
@@ -58,6 +57,7 @@ from cosmojax.infer.neural_bias import (
     sigma8_family,
     simulate_haloes,
 )
+from cosmojax.infer.optimise import adam_ascent
 
 __all__ = [
     "ABCResult",

@@ -38,6 +38,7 @@ import numpy as np
 
 from cosmojax.infer.diagnostics import chain_diagnostics
 from cosmojax.infer.mcmc import MCMCResult
+from cosmojax.infer.optimise import adam_ascent
 from cosmojax.mesh import frequencies, hermitian_weights_numpy, rfftn_shape
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.lpt import lpt
@@ -106,25 +107,9 @@ def reconstruct_initial_conditions(
     Returns
     -------
     (noise, history): the (n, n, n) MAP estimate and the (steps,) log density before each
-    step. Runs as one jit-compiled ``lax.scan``; not itself meant to be traced.
+    step (``adam_ascent``, jit-compiled here); not itself meant to be traced.
     """
-    import optax
-
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1; got {steps}.")
-    opt = optax.adam(learning_rate)
-
-    @jax.jit
-    def run(w):
-        def body(carry, _):
-            w, state = carry
-            value, grad = jax.value_and_grad(lambda x: -posterior.log_density(x))(w)
-            updates, state = opt.update(grad, state, w)
-            return (optax.apply_updates(w, updates), state), -value
-
-        (w, _), history = jax.lax.scan(body, (w, opt.init(w)), None, length=steps)
-        return w, history
-
+    run = jax.jit(lambda w: adam_ascent(posterior.log_density, w, steps=steps, learning_rate=learning_rate))
     return run(jnp.asarray(init))
 
 

@@ -43,6 +43,7 @@ from jax.scipy.special import gammaln
 
 from cosmojax.cosmology import growth_table
 from cosmojax.infer.mcmc import MCMCResult, laplace_inverse_mass, nuts_blackjax, nuts_numpyro
+from cosmojax.infer.optimise import adam_ascent
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.lpt import Particles, linear_modes, lpt_from_potentials, lpt_potentials
 from cosmojax.sims.nbody import density, integrate, step_factors
@@ -230,31 +231,15 @@ def numpyro_model(posterior: NeuralBiasPosterior):
     return model
 
 
-def adam_ascent(log_density: Callable, init_position, *, steps: int = 500, learning_rate: float = 0.02):
-    """Maximise ``log_density`` by Adam (optax) from ``init_position``; returns (position,
-    final log density). A pure function: jit and vmap safe (e.g. over data sets that
-    ``log_density`` takes through a closure of vmapped arguments).
-    """
-    import optax
-
-    opt = optax.adam(learning_rate)
-
-    def body(carry, _):
-        p, state = carry
-        value, grad = jax.value_and_grad(lambda q: -log_density(q))(p)
-        updates, state = opt.update(grad, state, p)
-        return (optax.apply_updates(p, updates), state), value
-
-    (position, _), values = jax.lax.scan(body, (init_position, opt.init(init_position)), None, length=steps)
-    return position, -values[-1]
-
-
 def find_map(posterior: NeuralBiasPosterior, init_position, *, steps: int = 500, learning_rate: float = 0.02):
-    """Maximum a posteriori position by Adam (``adam_ascent``); returns (position, final
-    log density). A good starting point for NUTS chains. jit-compiled internally.
+    """Maximum a posteriori position by Adam (``adam_ascent``); returns (position, the
+    log density before the last step). A good starting point for NUTS chains.
+    jit-compiled internally.
     """
-    run = jax.jit(lambda p: adam_ascent(posterior.log_density, p, steps=steps, learning_rate=learning_rate))
-    return run(init_position)
+    best, history = jax.jit(lambda p: adam_ascent(posterior.log_density, p, steps=steps, learning_rate=learning_rate))(
+        init_position
+    )
+    return best, history[-1]
 
 
 def sample_posterior(

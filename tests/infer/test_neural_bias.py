@@ -7,7 +7,6 @@ from scipy.stats import poisson
 
 from cosmojax.cosmology import planck2018
 from cosmojax.infer.neural_bias import (
-    adam_ascent,
     find_map,
     make_posterior,
     matter_density,
@@ -180,15 +179,3 @@ def test_simulate_haloes_jits_and_rate_interval_checks_its_level():
     with pytest.raises(ValueError, match="level must be in"):
         rate_interval(None, None, level=1.5)
 
-
-def test_adam_ascent_finds_the_maximum_and_vmaps_over_targets():
-    centres = jnp.array([[1.0, -2.0], [0.5, 3.0], [-4.0, 0.0]])
-
-    def ascend(c):
-        return adam_ascent(lambda p: -jnp.sum((p["x"] - c) ** 2), {"x": jnp.zeros(2)}, steps=400, learning_rate=0.1)
-
-    best, value = jax.jit(jax.vmap(ascend))(centres)
-    np.testing.assert_allclose(best["x"], centres, atol=1e-3)
-    assert np.all(np.asarray(value) > -1e-5)
-    for c, b in zip(centres, best["x"]):
-        np.testing.assert_allclose(ascend(c)[0]["x"], b, atol=1e-5)
