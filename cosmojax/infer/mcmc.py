@@ -60,8 +60,8 @@ def _check_counts(num_warmup, num_samples, num_chains):
             raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
 
 
-def _check_inverse_mass(matrix, dense_mass: bool) -> np.ndarray:
-    """The starting inverse mass matrix as an array; ValueError unless it is (d, d)
+def _check_inverse_mass(matrix, dense_mass: bool) -> jax.Array:
+    """The starting inverse mass matrix as a jax array; ValueError unless it is (d, d)
     symmetric positive definite with ``dense_mass`` or (d,) positive without."""
     m = np.asarray(matrix, dtype=float)
     if dense_mass:
@@ -71,7 +71,7 @@ def _check_inverse_mass(matrix, dense_mass: bool) -> np.ndarray:
             raise ValueError("inverse_mass_matrix must be finite and positive definite.")
     elif m.ndim != 1 or not np.all(np.isfinite(m)) or np.any(m <= 0):
         raise ValueError(f"inverse_mass_matrix must be a positive (d,) array without dense_mass; got shape {m.shape}.")
-    return m
+    return jnp.asarray(m)
 
 
 def laplace_inverse_mass(log_density: Callable[[Any], jax.Array], position, floor: float = 1e-10) -> np.ndarray:
@@ -142,7 +142,7 @@ def nuts_numpyro(
     if init_params is not None and num_chains == 1:  # numpyro wants one chain's start without the chain axis
         init_params = jax.tree_util.tree_map(lambda x: x[0], init_params)
     if inverse_mass_matrix is not None:  # numpyro reads an array over all sites in sorted order
-        inverse_mass_matrix = jnp.asarray(_check_inverse_mass(inverse_mass_matrix, dense_mass))
+        inverse_mass_matrix = _check_inverse_mass(inverse_mass_matrix, dense_mass)
     kernel = NUTS(
         model, target_accept_prob=target_accept, dense_mass=dense_mass, max_tree_depth=max_tree_depth,
         inverse_mass_matrix=inverse_mass_matrix,
@@ -244,7 +244,7 @@ def nuts_blackjax(
     _check_counts(num_warmup, num_samples, num_chains)
     check_int("max_tree_depth", max_tree_depth)
     if inverse_mass_matrix is not None:
-        inverse_mass_matrix = jnp.asarray(_check_inverse_mass(inverse_mass_matrix, dense_mass))
+        inverse_mass_matrix = _check_inverse_mass(inverse_mass_matrix, dense_mass)
     leaves, treedef = jax.tree_util.tree_flatten(initial_position)
     k_init, k_warm, k_sample = jax.random.split(key, 3)
     init_keys = jax.random.split(k_init, len(leaves))

@@ -26,9 +26,11 @@ them, joined by funnels where a unit switches off. Start ``find_map`` from a ran
 ``network.init`` (a symmetric start such as equal weights is a saddle point that
 gradient ascent never leaves), start every chain at the MAP, and use the dense mass
 matrix (the default here): the weights are strongly correlated with one another and
-with sigma8. A one-filter network (``NeuralBias(features=1)``, 7 weights) has a single
-mode and mixes well; with three filters the rate field is still recovered but the
-weights themselves mix slowly.
+with sigma8. A one-filter network (``NeuralBias(features=1)``, 7 weights) mixes well
+for the true networks of the benchmarks, but over networks drawn from the weight prior
+one chain from the MAP gives intervals that are too narrow (funnels where the head
+weight is near zero; benchmarks/bench_calibration.py). With three filters the rate
+field is still recovered but the weights themselves mix slowly.
 """
 
 from __future__ import annotations
