@@ -1,21 +1,31 @@
 """Simulation-based calibration of the neural-bias posterior over repeated synthetic trials.
 
-Each trial draws the 7 weights of a one-filter ``NeuralBias`` and sigma8 from the
-posterior's own priors (N(0, 1) and N(0.8, 0.2)), Poisson haloes from them on an n^3 mesh
-of fixed 2LPT initial conditions (8 Mpc/h voxels), then finds the MAP by Adam from a random
-network initialisation and runs one NUTS chain (blackjax, dense mass matrix). All trials run
-as one vmapped, compiled program. For a calibrated posterior, the truth falls inside the
-central intervals at their nominal rates and its rank among the draws is uniform
-(Talts et al. 2018). Prints JSON lines:
+Each trial draws the weights of a ``NeuralBias`` (one filter, 7 weights, or
+``--features``) and sigma8 from the posterior's own priors (N(0, 1) and N(0.8, 0.2)),
+Poisson haloes from them on an n^3 mesh of fixed 2LPT initial conditions (8 Mpc/h
+voxels), then samples the posterior in one of two ways:
+
+- ``--starts 1``: Adam from one random network initialisation to the MAP, and one NUTS
+  chain from there (blackjax, dense mass matrix);
+- ``--starts K`` (K > 1): ``sample_modes``: Adam from K random initialisations, NUTS
+  chains from the ``--modes`` distinct optima of largest Laplace evidence, each chain
+  weighted by its mode's evidence.
+
+All trials run as one vmapped, compiled program. For a calibrated posterior, the truth
+falls inside the central intervals at their nominal rates and its rank among the draws is
+uniform (Talts et al. 2018). Prints JSON lines:
 
 - ``{"record": "machine", ...}``;
-- ``{"record": "calibration", "parameter": ..., ...}`` per parameter (sigma8, and the
-  weights by index): coverage at 50/68/90/95% with its binomial standard error, and the
+- ``{"record": "calibration", "parameter": ..., ...}`` per quantity (sigma8; the mean
+  expected count per voxel and the expected count in voxel 0, functions of the weights
+  that do not change when hidden units are permuted; the weights by index): coverage at 50/68/90/95% with its binomial standard error, and the
   chi-square of the rank histogram (8 bins, 7 degrees of freedom: 99% below 18.5);
-- ``{"record": "calibration_run", ...}``: sizes, seconds, divergences, acceptance.
+- ``{"record": "calibration_run", ...}``: sizes, seconds, divergences, acceptance, and for
+  K > 1 how many trials had more than one distinct mode with at least 1% of the evidence.
 
-``--quick`` runs 4 trials on an 8^3 mesh with short chains (only to show the script works);
-the default runs 100 trials on 16^3, 300 warm-up and 400 draws.
+``--quick`` runs 4 trials on an 8^3 mesh with short chains, 4 starts and 2 modes (only to
+show the script works); the default runs 100 trials on 16^3, 300 warm-up and 400 draws,
+8 starts and 3 modes.
 """
 
 from __future__ import annotations
@@ -41,8 +51,11 @@ from cosmojax.infer import (  # noqa: E402
     matter_density,
     nuts_chain,
     poisson_log_likelihood,
+    random_starts,
+    sample_modes,
     sbc_ranks,
     sigma8_family,
+    weighted_draws,
 )
 from cosmojax.nn import NeuralBias  # noqa: E402
 from cosmojax.sims import SimConfig, white_noise  # noqa: E402
@@ -51,10 +64,12 @@ LEVELS = (0.5, 0.68, 0.9, 0.95)
 RANK_BINS = 8
 
 
-def run(n: int, trials: int, warmup: int, draws: int, thin: int = 10) -> list[dict]:
+def run(
+    n: int, trials: int, warmup: int, draws: int, starts: int = 1, modes: int = 1, features: int = 1, thin: int = 10
+) -> list[dict]:
     config = SimConfig(mesh_shape=n, box_size=8.0 * n)
     family = sigma8_family(white_noise(jax.random.key(0), config.mesh_shape), planck2018(), config)
-    network = NeuralBias(features=1, act="softplus")
+    network = NeuralBias(features=features)
     delta = matter_density(family, 0.8, config)
     example = network.init(jax.random.key(1), delta)
     # the posterior's prior and rate; each trial brings its own counts
@@ -72,26 +87,49 @@ def run(n: int, trials: int, warmup: int, draws: int, thin: int = 10) -> list[di
         def log_density(position):
             return model.log_prior(position) + poisson_log_likelihood(counts, model.rate(position))
 
-        start = {"weights": ravel_pytree(network.init(k_init, delta))[0], "sigma8": jnp.asarray(mu8)}
-        best, _ = adam_ascent(log_density, start, steps=400)
-        positions, divergent, accept = nuts_chain(
-            k_warm, k_draw, log_density, best, num_warmup=warmup, num_samples=draws, dense_mass=True, max_tree_depth=8
-        )
-        return truth, positions, divergent.sum(), accept.mean()
+        if starts == 1:
+            start = {"weights": ravel_pytree(network.init(k_init, delta))[0], "sigma8": jnp.asarray(mu8)}
+            best, _ = adam_ascent(log_density, start, steps=400)
+            positions, divergent, accept = nuts_chain(
+                k_warm, k_draw, log_density, best, num_warmup=warmup, num_samples=draws, dense_mass=True,
+                max_tree_depth=8,
+            )
+            weights, masses = jnp.ones(draws) / draws, jnp.ones(1)
+        else:
+            samples = sample_modes(
+                k_warm, log_density, random_starts(k_init, network, config.mesh_shape, starts), num_modes=modes,
+                num_warmup=warmup, num_samples=draws, steps=400, max_tree_depth=8,
+            )
+            positions, weights = weighted_draws(samples)
+            divergent, accept, masses = samples.is_divergent, samples.acceptance, mode_masses(samples)
+        return {
+            "truth": truth, "positions": positions, "weights": weights, "divergent": divergent.sum(),
+            "accept": accept.mean(), "masses": masses,
+            "true_rate": rate_summary(truth), "rates": jax.lax.map(rate_summary, positions),
+        }
+
+    def rate_summary(position):
+        """Permutation-invariant functions of the weights: the mean expected count and that of one voxel."""
+        rate = model.rate(position)
+        return jnp.stack([rate.mean(), rate[0, 0, 0]])
 
     t0 = time.perf_counter()
-    truth, positions, divergent, accept = jax.jit(jax.vmap(trial))(jax.random.split(jax.random.key(7), trials))
-    jax.block_until_ready(positions)
+    out = jax.jit(jax.vmap(trial))(jax.random.split(jax.random.key(7), trials))
+    jax.block_until_ready(out)
     seconds = time.perf_counter() - t0
 
+    truth, positions, divergent, masses = out["truth"], out["positions"], out["divergent"], out["masses"]
+    weights = np.asarray(out["weights"])
     columns = {"sigma8": (np.asarray(truth["sigma8"]), np.asarray(positions["sigma8"]))}
+    columns["mean_rate"] = (np.asarray(out["true_rate"][:, 0]), np.asarray(out["rates"][..., 0]))
+    columns["rate_voxel_0"] = (np.asarray(out["true_rate"][:, 1]), np.asarray(out["rates"][..., 1]))
     for i in range(model.n_weights):
-        columns[f"weight_{i}"] = (np.asarray(truth["weights"][:, i]), np.asarray(positions["weights"][:, :, i]))
+        columns[f"weight_{i}"] = (np.asarray(truth["weights"][:, i]), np.asarray(positions["weights"][..., i]))
     records = []
     for name, (true, post) in columns.items():
-        cover = interval_coverage(true, post, LEVELS)
+        cover = interval_coverage(true, post, LEVELS, weights=weights)
         thinned = post[:, ::thin]
-        ranks = sbc_ranks(true, thinned)
+        ranks = sbc_ranks(true, thinned, weights=weights[:, ::thin])
         hist = np.bincount(ranks * RANK_BINS // (thinned.shape[1] + 1), minlength=RANK_BINS)
         expected = trials / RANK_BINS
         records.append({
@@ -101,12 +139,19 @@ def run(n: int, trials: int, warmup: int, draws: int, thin: int = 10) -> list[di
             "rank_histogram": hist.tolist(),
             "rank_chi2": float(np.sum((hist - expected) ** 2 / expected)),
         })
+    masses = np.asarray(masses)
     records.append({
         "record": "calibration_run", "n": n, "trials": trials, "warmup": warmup, "draws": draws,
-        "seconds": seconds, "divergences": int(np.sum(divergent)),
-        "trials_with_divergences": int(np.sum(np.asarray(divergent) > 0)), "acceptance": float(np.mean(accept)),
+        "starts": starts, "modes": modes, "features": features, "seconds": seconds,
+        "divergences": int(np.sum(divergent)), "trials_with_divergences": int(np.sum(np.asarray(divergent) > 0)), "acceptance": float(np.mean(out["accept"])),
+        "trials_with_several_modes": int(np.sum(np.sum(masses > 0.01, axis=1) > 1)),
     })
     return records
+
+
+def mode_masses(samples):
+    """(num_modes,) evidence share of each sampled distinct mode, by rank (0 if unused)."""
+    return jnp.zeros(samples.mode_rank.size).at[samples.mode_rank].add(jnp.exp(samples.log_weights))
 
 
 def main(argv=None) -> None:
@@ -116,12 +161,15 @@ def main(argv=None) -> None:
     parser.add_argument("--trials", type=int, default=100, help="synthetic trials (full run)")
     parser.add_argument("--warmup", type=int, default=300, help="warm-up transitions per chain (full run)")
     parser.add_argument("--draws", type=int, default=400, help="draws per chain (full run)")
+    parser.add_argument("--starts", type=int, default=8, help="Adam starts per trial; 1: one chain from one MAP")
+    parser.add_argument("--modes", type=int, default=3, help="chains per trial, from the best distinct modes")
+    parser.add_argument("--features", type=int, default=1, help="filters of the NeuralBias (1: 7 weights, 3: 19)")
     args = parser.parse_args(argv)
     emit({"record": "machine", **machine()})
     if args.quick:
-        records = run(8, 4, 20, 20)
+        records = run(8, 4, 20, 20, starts=4, modes=2)
     else:
-        records = run(args.n, args.trials, args.warmup, args.draws)
+        records = run(args.n, args.trials, args.warmup, args.draws, args.starts, args.modes, args.features)
     for record in records:
         emit(record)
 

@@ -42,7 +42,9 @@ from cosmojax.infer.likelihoods import (
     sample_covariance,
     sellentin_heavens_log_likelihood,
 )
+from cosmojax.infer.laplace import Laplace, laplace_approximation
 from cosmojax.infer.mcmc import MCMCResult, laplace_inverse_mass, nuts_blackjax, nuts_chain, nuts_numpyro
+from cosmojax.infer.modes import ModeSamples, distinct_modes, sample_modes, weighted_draws
 from cosmojax.infer.neural_bias import (
     NeuralBiasPosterior,
     Sigma8Family,
@@ -52,12 +54,13 @@ from cosmojax.infer.neural_bias import (
     numpyro_model,
     poisson_log_likelihood,
     posterior_rates,
+    random_starts,
     rate_interval,
     sample_posterior,
     sigma8_family,
     simulate_haloes,
 )
-from cosmojax.infer.optimise import adam_ascent
+from cosmojax.infer.optimise import adam_ascent, newton_ascent
 
 __all__ = [
     "ABCResult",
@@ -90,6 +93,12 @@ __all__ = [
     "nuts_blackjax",
     "nuts_chain",
     "laplace_inverse_mass",
+    "Laplace",
+    "laplace_approximation",
+    "ModeSamples",
+    "distinct_modes",
+    "sample_modes",
+    "weighted_draws",
     "Sigma8Family",
     "sigma8_family",
     "matter_density",
@@ -99,8 +108,10 @@ __all__ = [
     "numpyro_model",
     "find_map",
     "adam_ascent",
+    "newton_ascent",
     "sample_posterior",
     "posterior_rates",
+    "random_starts",
     "rate_interval",
     "simulate_haloes",
     "FieldPosterior",

@@ -19,6 +19,7 @@ import numpy as np
 
 from cosmojax._validate import check_int
 from cosmojax.infer.diagnostics import chain_diagnostics, max_rhat, min_ess
+from cosmojax.infer.laplace import laplace_approximation
 
 
 class MCMCResult(NamedTuple):
@@ -81,17 +82,13 @@ def laplace_inverse_mass(log_density: Callable[[Any], jax.Array], position, floo
     ``jax.flatten_util.ravel_pytree`` (sorted keys for a dict): a starting
     ``inverse_mass_matrix`` for ``nuts_blackjax`` and ``nuts_numpyro``. Curvatures below
     ``floor`` times the largest (flat or convex directions, away from a maximum) are
-    raised to it, so the result is always positive definite. Not jit safe (host numpy).
+    raised to it, so the result is always positive definite (``laplace_approximation``, the
+    jit-safe form, also gives the evidence). Not jit safe (host numpy).
     """
-    from jax.flatten_util import ravel_pytree
-
-    flat, unravel = ravel_pytree(position)
-    hessian = np.asarray(jax.hessian(lambda x: -log_density(unravel(x)))(flat), dtype=float)
-    values, vectors = np.linalg.eigh(0.5 * (hessian + hessian.T))
-    if not np.all(np.isfinite(values)):
+    covariance = np.asarray(laplace_approximation(log_density, position, floor).covariance, dtype=float)
+    if not np.all(np.isfinite(covariance)):
         raise ValueError("log_density has a non-finite Hessian at position.")
-    values = np.maximum(values, floor * max(values.max(), 0.0) + np.finfo(float).tiny)
-    return (vectors / values) @ vectors.T
+    return covariance
 
 
 def nuts_numpyro(

@@ -1,10 +1,12 @@
-"""Gradient ascent of a log density: maximum a posteriori points by Adam (optax)."""
+"""Ascent of a log density to its maximum: Adam (optax), then Newton steps to polish."""
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
 
 from cosmojax._validate import check_int
 
@@ -37,3 +39,29 @@ def adam_ascent(log_density: Callable[[Any], jax.Array], init_position, *, steps
 
     (position, _), history = jax.lax.scan(body, (init_position, opt.init(init_position)), None, length=steps)
     return position, history
+
+
+def newton_ascent(log_density: Callable[[Any], jax.Array], position, *, steps: int = 5):
+    """Polish a point near a maximum of ``log_density`` by Newton steps.
+
+    Each step solves -H dx = grad with the dense Hessian H of the raveled position and is
+    taken only where -H is positive definite and the step raises the log density, so a
+    point away from a concave region stays where it is. Converges quadratically where
+    Adam creeps (ill-conditioned maxima). ``steps`` >= 1, static. Returns the position
+    (same pytree). jit and vmap safe; costs one Hessian per step (d up to a few hundred).
+    """
+    steps = check_int("steps", steps)
+    flat, unravel = ravel_pytree(position)
+
+    def f(x):
+        return log_density(unravel(x))
+
+    def body(x, _):
+        value, grad = jax.value_and_grad(f)(x)
+        curvature, vectors = jnp.linalg.eigh(-jax.hessian(f)(x))
+        trial = x + vectors @ ((vectors.T @ grad) / curvature)
+        better = jnp.all(curvature > 0) & (f(trial) > value)
+        return jnp.where(better, trial, x), None
+
+    flat, _ = jax.lax.scan(body, flat, None, length=steps)
+    return unravel(flat)

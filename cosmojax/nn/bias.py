@@ -76,7 +76,11 @@ class NeuralBias(nn.Module):
     Attributes
     ----------
     features : filters of the isotropic convolution (default 3: 19 parameters in all)
-    act : activation between the convolution and the head (name or callable)
+    act : activation between the convolution and the head (name or callable). The
+        default, softplus, suits sampling the weights: with a positively homogeneous
+        activation (relu, leaky_relu) scaling a filter by c and its head weight by 1/c
+        leaves the rate unchanged, an exact ridge in the likelihood that only the prior
+        bounds
     floor : the input feature is ln(1 + delta + floor), finite in empty cells
 
     Call with ``delta`` of shape (n1, n2, n3) or (B, n1, n2, n3) (dimensionless, >= -1);
@@ -85,7 +89,7 @@ class NeuralBias(nn.Module):
     """
 
     features: int = 3
-    act: str = "leaky_relu"
+    act: str = "softplus"
     floor: float = 1e-3
 
     @nn.compact

@@ -7,7 +7,7 @@ def test_bench_calibration_quick(run_benchmark):
     records = run_benchmark("bench_calibration.py", "--quick")
     assert records[0]["record"] == "machine"
     per_parameter = [r for r in records if r["record"] == "calibration"]
-    assert [r["parameter"] for r in per_parameter] == ["sigma8"] + [f"weight_{i}" for i in range(7)]
+    assert [r["parameter"] for r in per_parameter] == ["sigma8", "mean_rate", "rate_voxel_0"] + [f"weight_{i}" for i in range(7)]
     for r in per_parameter:
         assert r["trials"] == 4 and sum(r["rank_histogram"]) == 4
         coverage = [r["coverage"][level] for level in ("0.5", "0.68", "0.9", "0.95")]
@@ -15,3 +15,4 @@ def test_bench_calibration_quick(run_benchmark):
         assert math.isfinite(r["rank_chi2"])
     (summary,) = [r for r in records if r["record"] == "calibration_run"]
     assert summary["seconds"] > 0 and 0.0 < summary["acceptance"] <= 1.0
+    assert (summary["starts"], summary["modes"]) == (4, 2) and 0 <= summary["trials_with_several_modes"] <= 4

@@ -164,6 +164,29 @@ def test_calibration_helpers_on_known_cases():
         interval_coverage(truth, calibrated, (1.5,))
 
 
+def test_weighted_calibration_helpers_use_the_weights():
+    rng = np.random.default_rng(2)
+    centre = rng.normal(size=4000)
+    truth = centre + rng.normal(size=4000)  # posterior N(centre, 1)
+    wide = rng.normal(size=(4000, 400))
+    draws = centre[:, None] + 2.0 * wide  # proposals N(centre, 2^2), importance weights to N(centre, 1)
+    weights = np.exp(-0.5 * wide**2 * 3.0)
+    for level, (rate, err) in interval_coverage(truth, draws, weights=weights).items():
+        assert abs(rate - level) < 4 * err + 0.01
+    assert interval_coverage(truth, draws, (0.9,))[0.9][0] > 0.99  # unweighted: too wide
+    ranks = sbc_ranks(truth, draws, weights=weights)
+    hist = np.bincount(ranks * 8 // 401, minlength=8)
+    assert np.sum((hist - 500) ** 2 / 500) < 24.3  # chi2, 7 dof, 99.9%
+    equal = np.ones_like(draws)
+    np.testing.assert_array_equal(sbc_ranks(truth, draws, weights=equal), sbc_ranks(truth, draws))
+    for level, (rate, _) in interval_coverage(truth, draws, weights=equal).items():
+        assert abs(rate - interval_coverage(truth, draws, (level,))[level][0]) < 0.005
+    with pytest.raises(ValueError, match="weights must have the shape"):
+        sbc_ranks(truth, draws, weights=np.ones(400))
+    with pytest.raises(ValueError, match="weights must be finite"):
+        interval_coverage(truth, draws, weights=-equal)
+
+
 def test_bad_counts_raise():
     with pytest.raises(ValueError, match="num_samples must be an int >= 4"):
         nuts_numpyro(jax.random.key(0), model, num_samples=2)

@@ -12,6 +12,7 @@ from cosmojax.infer.neural_bias import (
     matter_density,
     numpyro_model,
     poisson_log_likelihood,
+    random_starts,
     rate_interval,
     sample_posterior,
     sigma8_family,
@@ -179,3 +180,17 @@ def test_simulate_haloes_jits_and_rate_interval_checks_its_level():
     with pytest.raises(ValueError, match="level must be in"):
         rate_interval(None, None, level=1.5)
 
+
+
+def test_random_starts_are_dispersed_network_inits():
+    net = NeuralBias(features=1)
+    starts = jax.jit(random_starts, static_argnums=(1, 2, 3))(jax.random.key(0), net, (8, 8, 8), 5)
+    n_weights = ravel_pytree(net.init(jax.random.key(1), jnp.zeros((8, 8, 8))))[0].size
+    assert starts["weights"].shape == (5, n_weights) and starts["sigma8"].shape == (5,)
+    assert bool(jnp.all((starts["sigma8"] >= 0.6) & (starts["sigma8"] <= 1.0)))
+    spread = np.asarray(jnp.std(starts["weights"], axis=0))
+    assert np.sum(spread > 0.01) == n_weights - 2  # all but the two biases, which flax starts at 0
+    with pytest.raises(ValueError, match="sigma8_range"):
+        random_starts(jax.random.key(0), net, (8, 8, 8), 5, sigma8_range=(1.0, 0.5))
+    with pytest.raises(ValueError, match="n_starts"):
+        random_starts(jax.random.key(0), net, (8, 8, 8), 0)
