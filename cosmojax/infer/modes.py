@@ -10,7 +10,7 @@ nearly equal density can differ in sigma8 by 0.3. ``sample_modes`` therefore
    converge where Adam creeps along ill-conditioned ridges;
 2. takes the Laplace approximation (``laplace_approximation``) at every optimum (a
    point that is not a maximum, where minus the Hessian is not positive definite, is
-   not a mode);
+   not a mode; if no end point is one, the chains start at the highest);
 3. merges optima that lie within ``merge_distance`` (in units of the posterior width,
    the Mahalanobis distance under the mean of their two precision matrices) of a better
    one: they are the same mode;
@@ -51,6 +51,8 @@ class ModeSamples(NamedTuple):
         of largest evidence); chains with the same rank share their mode's weight
     log_evidence : (num_modes,) Laplace ln evidence of each chain's mode
     n_distinct : () int, distinct modes found among the K optima
+    fallback : () bool, True when no optimum was a maximum with a nonsingular Hessian;
+        then every chain starts at the end point of highest density (n_distinct is 1)
     unsampled_mass : () fraction of the Laplace evidence of all distinct modes that lies
         in modes no chain was started in
     is_divergent, acceptance : (num_modes, num_samples) NUTS diagnostics after warm-up
@@ -62,6 +64,7 @@ class ModeSamples(NamedTuple):
     mode_rank: jax.Array
     log_evidence: jax.Array
     n_distinct: jax.Array
+    fallback: jax.Array
     unsampled_mass: jax.Array
     is_divergent: jax.Array
     acceptance: jax.Array
@@ -138,7 +141,13 @@ def sample_modes(
     optima = jax.vmap(optimum)(starts)
     laplace = jax.vmap(lambda m: laplace_approximation(log_density, m))(optima)
     flat = jax.vmap(lambda m: ravel_pytree(m)[0])(optima)
-    evidence = jnp.where(laplace.is_maximum, laplace.log_evidence, -jnp.inf)
+    is_mode = laplace.is_maximum & jnp.isfinite(laplace.log_evidence)
+    evidence = jnp.where(is_mode, laplace.log_evidence, -jnp.inf)
+    # no end point is a clean maximum (e.g. a singular Hessian): start at the highest one
+    fallback = ~jnp.any(is_mode)
+    heights = jax.vmap(log_density)(optima)
+    highest = jnp.argmax(jnp.where(jnp.isfinite(heights), heights, -jnp.inf))
+    evidence = jnp.where(fallback & (jnp.arange(evidence.size) == highest), 0.0, evidence)
     keep = distinct_modes(flat, laplace.precision, evidence, merge_distance)
     score = jnp.where(keep, evidence, -jnp.inf)
     order = jnp.argsort(-score)
@@ -167,8 +176,8 @@ def sample_modes(
         jax.random.split(k_warm, num_modes), jax.random.split(k_draw, num_modes), modes, covariance
     )
     return ModeSamples(
-        positions, log_weights, modes, slot_rank, laplace.log_evidence[slot], n_distinct, unsampled, divergent,
-        acceptance,
+        positions, log_weights, modes, slot_rank, laplace.log_evidence[slot], n_distinct, fallback, unsampled,
+        divergent, acceptance,
     )
 
 

@@ -79,6 +79,22 @@ def test_saddle_points_are_not_modes():
     starts = jnp.array([[-5.0], [0.0], [5.0]])
     samples = sample_modes(jax.random.key(1), log_density, starts, num_modes=3, num_warmup=10, num_samples=10,
                            steps=300, learning_rate=0.05)
-    assert int(samples.n_distinct) == 2
+    assert int(samples.n_distinct) == 2 and not bool(samples.fallback)
     np.testing.assert_allclose(np.sort(np.abs(samples.modes[:2, 0])), [3.0, 3.0], atol=1e-3)
     assert float(jnp.min(jnp.abs(samples.modes[:, 0]))) > 2.9  # no chain starts at the saddle
+
+
+def test_without_a_clean_maximum_the_chains_start_at_the_highest_point():
+    # exp(-x^4 - y^2) from starts with x = 0: the gradient in x stays 0 and the Hessian is
+    # singular there, so no end point has a Laplace evidence and the fallback starts the chains
+    def log_density(p):
+        return -p[0] ** 4 - p[1] ** 2
+
+    starts = jnp.array([[0.0, -1.0], [0.0, 0.5], [0.0, 2.0]])
+    samples = sample_modes(jax.random.key(2), log_density, starts, num_modes=2, num_warmup=200, num_samples=1000,
+                           steps=300, learning_rate=0.05)
+    assert bool(samples.fallback) and int(samples.n_distinct) == 1
+    x, p = weighted_draws(samples)
+    np.testing.assert_allclose(p.sum(), 1.0, rtol=1e-5)
+    # E[x^2] under exp(-x^4) is Gamma(3/4) / Gamma(1/4) = 0.338; E[y^2] under exp(-y^2) is 0.5
+    np.testing.assert_allclose(jnp.sum(p[:, None] * x**2, axis=0), [0.338, 0.5], atol=0.05)
