@@ -18,8 +18,9 @@ uniform (Talts et al. 2018). Prints JSON lines:
 - ``{"record": "machine", ...}``;
 - ``{"record": "calibration", "parameter": ..., ...}`` per quantity (sigma8; the mean
   expected count per voxel and the expected count in voxel 0, functions of the weights
-  that do not change when hidden units are permuted; the weights by index): coverage at 50/68/90/95% with its binomial standard error, and the
-  chi-square of the rank histogram (8 bins, 7 degrees of freedom: 99% below 18.5);
+  that do not change when hidden units are permuted; the weights by index): coverage at
+  50/68/90/95% with its binomial standard error, and the chi-square of the rank
+  histogram (8 bins, 7 degrees of freedom: 99% below 18.5);
 - ``{"record": "calibration_run", ...}``: sizes, seconds, divergences, acceptance, and for
   K > 1 how many trials had more than one distinct mode with at least 1% of the evidence.
 
@@ -143,7 +144,8 @@ def run(
     records.append({
         "record": "calibration_run", "n": n, "trials": trials, "warmup": warmup, "draws": draws,
         "starts": starts, "modes": modes, "features": features, "seconds": seconds,
-        "divergences": int(np.sum(divergent)), "trials_with_divergences": int(np.sum(np.asarray(divergent) > 0)), "acceptance": float(np.mean(out["accept"])),
+        "divergences": int(np.sum(divergent)), "trials_with_divergences": int(np.sum(np.asarray(divergent) > 0)),
+        "acceptance": float(np.mean(out["accept"])),
         "trials_with_several_modes": int(np.sum(np.sum(masses > 0.01, axis=1) > 1)),
     })
     return records

@@ -16,8 +16,9 @@ class Laplace(NamedTuple):
     covariance, precision : (d, d) over the position raveled by ``ravel_pytree`` (sorted
         keys for a dict); precision = inverse(covariance) = minus the Hessian, with its
         eigenvalues floored (see ``laplace_approximation``)
+    log_peak : () log_density(mode)
     log_evidence : () ln of the integral of exp(log_density) under the approximation,
-        log_density(mode) + d/2 ln(2 pi) - 1/2 ln det(precision)
+        log_peak + d/2 ln(2 pi) - 1/2 ln det(precision)
     is_maximum : () bool, whether every curvature was above the floor (minus the Hessian
         positive definite and not nearly singular); where not, ``log_evidence`` is
         meaningless
@@ -25,6 +26,7 @@ class Laplace(NamedTuple):
 
     covariance: jax.Array
     precision: jax.Array
+    log_peak: jax.Array
     log_evidence: jax.Array
     is_maximum: jax.Array
 
@@ -50,5 +52,6 @@ def laplace_approximation(log_density: Callable[[Any], jax.Array], mode, floor: 
     covariance = (vectors / values) @ vectors.T
     precision = (vectors * values) @ vectors.T
     covariance, precision = 0.5 * (covariance + covariance.T), 0.5 * (precision + precision.T)
-    log_evidence = log_density(mode) + 0.5 * flat.size * math.log(2.0 * math.pi) - 0.5 * jnp.sum(jnp.log(values))
-    return Laplace(covariance, precision, log_evidence, is_maximum)
+    log_peak = log_density(mode)
+    log_evidence = log_peak + 0.5 * flat.size * math.log(2.0 * math.pi) - 0.5 * jnp.sum(jnp.log(values))
+    return Laplace(covariance, precision, log_peak, log_evidence, is_maximum)

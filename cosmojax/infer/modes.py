@@ -85,7 +85,8 @@ def distinct_modes(flat_optima, precisions, log_evidence, merge_distance: float 
     finite = jnp.isfinite(log_evidence)
     score = jnp.where(finite, log_evidence, -jnp.inf)
     index = jnp.arange(score.size)
-    better = (score[None, :] > score[:, None]) | ((score[None, :] == score[:, None]) & (index[None, :] < index[:, None]))
+    tie = (score[None, :] == score[:, None]) & (index[None, :] < index[:, None])
+    better = (score[None, :] > score[:, None]) | tie
     shadowed = jnp.any((distance2 < merge_distance**2) & better & finite[None, :], axis=1)
     return finite & ~shadowed
 
@@ -145,8 +146,7 @@ def sample_modes(
     evidence = jnp.where(is_mode, laplace.log_evidence, -jnp.inf)
     # no end point is a clean maximum (e.g. a singular Hessian): start at the highest one
     fallback = ~jnp.any(is_mode)
-    heights = jax.vmap(log_density)(optima)
-    highest = jnp.argmax(jnp.where(jnp.isfinite(heights), heights, -jnp.inf))
+    highest = jnp.argmax(jnp.where(jnp.isfinite(laplace.log_peak), laplace.log_peak, -jnp.inf))
     evidence = jnp.where(fallback & (jnp.arange(evidence.size) == highest), 0.0, evidence)
     keep = distinct_modes(flat, laplace.precision, evidence, merge_distance)
     score = jnp.where(keep, evidence, -jnp.inf)

@@ -20,6 +20,7 @@ def test_laplace_is_exact_for_a_gaussian(x64):
     np.testing.assert_allclose(lap.precision, precision, rtol=1e-10, atol=1e-12)
     exact = 3.0 + 1.5 * np.log(2 * np.pi) + 0.5 * np.log(np.linalg.det(cov))
     np.testing.assert_allclose(lap.log_evidence, exact, rtol=1e-12)
+    np.testing.assert_allclose(lap.log_peak, 3.0, rtol=1e-12)
     # jit and vmap: several modes at once, each its own evidence
     shifts = jnp.array([0.0, 1.0, -2.0])
     modes = {"a": mean["a"] + shifts[:, None], "b": mean["b"] + shifts}

@@ -27,7 +27,7 @@ def test_distinct_modes_merges_repeats_and_keeps_the_best():
     optima = jnp.array([[0.0, 0.0], [1e-3, 0.0], [5.0, 5.0], [5.0, 5.0], [9.0, 9.0]])
     precisions = jnp.broadcast_to(jnp.eye(2), (5, 2, 2))
     evidence = jnp.array([1.0, 1.5, 0.0, 0.0, jnp.nan])
-    keep = distinct_modes(optima, precisions, evidence)
+    keep = jax.jit(distinct_modes)(optima, precisions, evidence)
     assert keep.tolist() == [False, True, True, False, False]  # tie: the lower index; NaN never
     # the distance is in posterior widths: a tight mode separates what a wide one merges
     assert distinct_modes(optima[:2], 1e8 * precisions[:2], evidence[:2]).tolist() == [True, True]
@@ -46,7 +46,7 @@ def test_chains_from_every_mode_get_the_modes_masses():
     np.testing.assert_allclose(samples.unsampled_mass, 0.0, atol=1e-6)
     for i, w in enumerate(np.asarray(weights)):
         one = jax.tree_util.tree_map(lambda x: x[i], samples)
-        x, p = weighted_draws(one)
+        x, p = jax.jit(weighted_draws)(one)
         np.testing.assert_allclose(p.sum(), 1.0, rtol=1e-5)
         right = float(jnp.sum(p * (x[:, 0] > 0)))
         assert abs(right - w) < 0.03, (w, right)
