@@ -21,9 +21,13 @@ uniform (Talts et al. 2018). Prints JSON lines:
   that do not change when hidden units are permuted; the weights by index): coverage at
   50/68/90/95% with its binomial standard error, and the chi-square of the rank
   histogram (8 bins, 7 degrees of freedom: 99% below 18.5);
+- with ``--per-trial``, ``{"record": "trial", ...}`` per trial: the true sigma8 and
+  weights, divergences, modes above 1% of the evidence, the truth's quantile in the
+  weighted posterior of each quantity and the weights' posterior sd;
 - ``{"record": "calibration_run", ...}``: sizes, seconds, divergences, acceptance, and for
   K > 1 how many trials had more than one distinct mode with at least 1% of the evidence.
 
+``--target-accept`` sets NUTS's target acceptance (smaller steps on curved ridges).
 ``--quick`` runs 4 trials on an 8^3 mesh with short chains, 4 starts and 2 modes (only to
 show the script works); the default runs 100 trials on 16^3, 300 warm-up and 400 draws,
 8 starts and 3 modes.
@@ -66,7 +70,8 @@ RANK_BINS = 8
 
 
 def run(
-    n: int, trials: int, warmup: int, draws: int, starts: int = 1, modes: int = 1, features: int = 1, thin: int = 10
+    n: int, trials: int, warmup: int, draws: int, starts: int = 1, modes: int = 1, features: int = 1, thin: int = 10,
+    per_trial: bool = False, target_accept: float = 0.8,
 ) -> list[dict]:
     config = SimConfig(mesh_shape=n, box_size=8.0 * n)
     family = sigma8_family(white_noise(jax.random.key(0), config.mesh_shape), planck2018(), config)
@@ -93,13 +98,13 @@ def run(
             best, _ = adam_ascent(log_density, start, steps=400)
             positions, divergent, accept = nuts_chain(
                 k_warm, k_draw, log_density, best, num_warmup=warmup, num_samples=draws, dense_mass=True,
-                max_tree_depth=8,
+                max_tree_depth=8, target_accept=target_accept,
             )
             weights, masses = jnp.ones(draws) / draws, jnp.ones(1)
         else:
             samples = sample_modes(
                 k_warm, log_density, random_starts(k_init, network, config.mesh_shape, starts), num_modes=modes,
-                num_warmup=warmup, num_samples=draws, steps=400, max_tree_depth=8,
+                num_warmup=warmup, num_samples=draws, steps=400, max_tree_depth=8, target_accept=target_accept,
             )
             positions, weights = weighted_draws(samples)
             divergent, accept, masses = samples.is_divergent, samples.acceptance, mode_masses(samples)
@@ -141,13 +146,36 @@ def run(
             "rank_chi2": float(np.sum((hist - expected) ** 2 / expected)),
         })
     masses = np.asarray(masses)
+    if per_trial:
+        records.extend(trial_records(out, weights))
     records.append({
         "record": "calibration_run", "n": n, "trials": trials, "warmup": warmup, "draws": draws,
-        "starts": starts, "modes": modes, "features": features, "seconds": seconds,
+        "starts": starts, "modes": modes, "features": features, "target_accept": target_accept, "seconds": seconds,
         "divergences": int(np.sum(divergent)), "trials_with_divergences": int(np.sum(np.asarray(divergent) > 0)),
         "acceptance": float(np.mean(out["accept"])),
         "trials_with_several_modes": int(np.sum(np.sum(masses > 0.01, axis=1) > 1)),
     })
+    return records
+
+
+def trial_records(out, weights) -> list[dict]:
+    """One record per trial: the truth, its divergences and modes, and where the truth lies in
+    the weighted posterior (its quantile per quantity), to tell which trials miss and why."""
+    records = []
+    true_w, post_w = np.asarray(out["truth"]["weights"]), np.asarray(out["positions"]["weights"])
+    true_s8, post_s8 = np.asarray(out["truth"]["sigma8"]), np.asarray(out["positions"]["sigma8"])
+    masses = np.asarray(out["masses"])
+    for t in range(weights.shape[0]):
+        w = weights[t] / weights[t].sum()
+        quantile = lambda truth, draws: float(np.sum(w * (draws < truth)))  # noqa: E731
+        records.append({
+            "record": "trial", "index": t, "divergences": int(out["divergent"][t]),
+            "modes_above_1pc": int(np.sum(masses[t] > 0.01)),
+            "true_sigma8": float(true_s8[t]), "true_weights": true_w[t].tolist(),
+            "quantile_sigma8": quantile(true_s8[t], post_s8[t]),
+            "quantile_weights": [quantile(true_w[t, i], post_w[t, :, i]) for i in range(true_w.shape[1])],
+            "posterior_sd_weights": np.sqrt(np.cov(post_w[t].T, aweights=w).diagonal()).tolist(),
+        })
     return records
 
 
@@ -166,12 +194,17 @@ def main(argv=None) -> None:
     parser.add_argument("--starts", type=int, default=8, help="Adam starts per trial; 1: one chain from one MAP")
     parser.add_argument("--modes", type=int, default=3, help="chains per trial, from the best distinct modes")
     parser.add_argument("--features", type=int, default=1, help="filters of the NeuralBias (1: 7 weights, 3: 19)")
+    parser.add_argument("--target-accept", type=float, default=0.8, help="NUTS target acceptance (full run)")
+    parser.add_argument("--per-trial", action="store_true", help="also print one record per trial")
     args = parser.parse_args(argv)
     emit({"record": "machine", **machine()})
     if args.quick:
-        records = run(8, 4, 20, 20, starts=4, modes=2)
+        records = run(8, 4, 20, 20, starts=4, modes=2, per_trial=args.per_trial)
     else:
-        records = run(args.n, args.trials, args.warmup, args.draws, args.starts, args.modes, args.features)
+        records = run(
+            args.n, args.trials, args.warmup, args.draws, args.starts, args.modes, args.features,
+            per_trial=args.per_trial, target_accept=args.target_accept,
+        )
     for record in records:
         emit(record)
 

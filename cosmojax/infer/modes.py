@@ -15,8 +15,9 @@ nearly equal density can differ in sigma8 by 0.3. ``sample_modes`` therefore
    the Mahalanobis distance under the mean of their two precision matrices) of a better
    one: they are the same mode;
 4. runs one NUTS chain from each of the ``num_modes`` distinct modes of largest Laplace
-   evidence, its mass-matrix adaptation started at that mode's Laplace covariance (slots
-   left over when fewer modes exist go to the best modes again, in turn);
+   evidence, its mass-matrix adaptation started at that mode's Laplace covariance, or at
+   the identity where that covariance is too ill-conditioned to factorise (and in the
+   fallback); slots left over when fewer modes exist go to the best modes again, in turn;
 5. weights each chain by the Laplace evidence of its mode, shared among the chains
    started there.
 
@@ -52,7 +53,8 @@ class ModeSamples(NamedTuple):
     log_evidence : (num_modes,) Laplace ln evidence of each chain's mode
     n_distinct : () int, distinct modes found among the K optima
     fallback : () bool, True when no optimum was a maximum with a nonsingular Hessian;
-        then every chain starts at the end point of highest density (n_distinct is 1)
+        then every chain starts at the end point of highest density (n_distinct is 1),
+        its mass-matrix adaptation at the identity
     unsampled_mass : () fraction of the Laplace evidence of all distinct modes that lies
         in modes no chain was started in
     is_divergent, acceptance : (num_modes, num_samples) NUTS diagnostics after warm-up
@@ -161,7 +163,12 @@ def sample_modes(
     unsampled = 1.0 - jnp.exp(jax.nn.logsumexp(jnp.where(sampled, score[order], -jnp.inf)) - jax.nn.logsumexp(score))
 
     modes = jax.tree_util.tree_map(lambda x: x[slot], optima)
+    # a covariance whose Cholesky factor is not finite (condition numbers of 1e9 and more, as
+    # at a floored non-maximum, in float32) would freeze its chain: start those at the identity
     covariance = laplace.covariance[slot]
+    factorisable = jnp.all(jnp.isfinite(jnp.linalg.cholesky(covariance)), axis=(-2, -1))
+    usable = factorisable & ~fallback
+    covariance = jnp.where(usable[:, None, None], covariance, jnp.eye(flat.shape[1], dtype=flat.dtype))
     if not dense_mass:
         covariance = jax.vmap(jnp.diag)(covariance)
     k_warm, k_draw = jax.random.split(key)

@@ -9,7 +9,7 @@ def test_bench_hmc_quick(run_benchmark):
     runs = {r["backend"]: r for r in records if r["record"] == "hmc"}
     assert set(runs) == {"blackjax", "numpyro"}
     for r in runs.values():
-        assert r["n"] == 32 and r["chains"] == 1
+        assert r["n"] == 32 and r["chains"] == 1 and r["dynamics"] == "lpt" and r["scheme"] == "cic"
         assert r["seconds"] > 0 and math.isfinite(r["max_rhat"]) and r["min_ess"] > 0
         assert 0.0 <= r["rate_coverage_95"] <= 1.0 and r["sigma8_95"][0] < r["sigma8_95"][1]
     # both backends sample one posterior: their sigma8 means agree within the posterior width

@@ -98,3 +98,25 @@ def test_without_a_clean_maximum_the_chains_start_at_the_highest_point():
     np.testing.assert_allclose(p.sum(), 1.0, rtol=1e-5)
     # E[x^2] under exp(-x^4) is Gamma(3/4) / Gamma(1/4) = 0.338; E[y^2] under exp(-y^2) is 0.5
     np.testing.assert_allclose(jnp.sum(p[:, None] * x**2, axis=0), [0.338, 0.5], atol=0.05)
+
+
+def test_chains_from_a_saddle_with_a_stiff_rotated_hessian_are_not_frozen():
+    # 0.5 u0^2 - u0^4 - 5000 |u_1:|^2 in rotated coordinates u = Q x: every start at 0 stays at
+    # the saddle, whose floored Laplace covariance (condition number 1e10) has no float32
+    # Cholesky factor; started there, NUTS chains never moved. They start at the identity now.
+    q, _ = np.linalg.qr(np.random.default_rng(0).normal(size=(4, 4)))
+    rotation = jnp.asarray(q, jnp.float32)
+
+    def log_density(x):
+        u = rotation @ x
+        return 0.5 * u[0] ** 2 - u[0] ** 4 - 5000.0 * jnp.sum(u[1:] ** 2)
+
+    run = jax.jit(lambda k, s: sample_modes(k, log_density, s, num_modes=2, num_warmup=300, num_samples=500, steps=100))
+    samples = run(jax.random.key(0), jnp.zeros((3, 4)))
+    assert bool(samples.fallback)
+    x, p = weighted_draws(samples)
+    u2 = jnp.sum(p[:, None] * (x @ rotation.T) ** 2, axis=0)
+    grid = np.linspace(-3.0, 3.0, 20001)
+    density = np.exp(0.5 * grid**2 - grid**4)
+    np.testing.assert_allclose(u2[0], np.sum(grid**2 * density) / np.sum(density), rtol=0.1)  # 0.417
+    np.testing.assert_allclose(u2[1:], 1e-4, rtol=0.1)
