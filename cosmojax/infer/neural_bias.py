@@ -36,9 +36,9 @@ coverage of sigma8 to 0.94 at 8^3 (48 trials) and at 16^3 (32 trials), and that 
 weights to 0.85-0.98 and 0.78-0.91; for three filters (19 weights, 8^3, 24 trials),
 that of sigma8 to 1.00 and of the expected counts to 0.96. The one-filter head weight's
 intervals stay too narrow: the chains do not reach the ends of the ridge along which a
-softplus unit in its linear regime trades its head weight against its filter. Divergences mark such curved regions; with
-``target_accept=0.95`` instead of 0.8 they fell from 1051 to 201 over the same 48 trials
-at 8^3, for 17% more time.
+softplus unit in its linear regime trades its head weight against its filter.
+Divergences mark such curved regions; with ``target_accept=0.95`` instead of 0.8 they
+fell from 1051 to 201 over the same 48 trials at 8^3, for 17% more time.
 """
 
 from __future__ import annotations
