@@ -20,6 +20,7 @@ from cosmojax.infer.diagnostics import chain_diagnostics, interval_coverage, max
 from cosmojax.infer.field_level import (
     FieldPosterior,
     FieldSamples,
+    large_scale_modes,
     linear_mode_variance,
     linear_transfer,
     make_field_posterior,
@@ -122,4 +123,5 @@ __all__ = [
     "linear_transfer",
     "linear_mode_variance",
     "mode_variance",
+    "large_scale_modes",
 ]

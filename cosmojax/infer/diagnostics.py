@@ -22,7 +22,9 @@ def chain_diagnostics(samples: Mapping[str, np.ndarray]) -> tuple[dict, dict]:
     Returns
     -------
     (rhat, ess): two dicts name -> array of shape ``site_shape``. Needs n_draws >= 4.
-    Runs on host numpy; not jit-safe.
+    As in Stan, the ESS of antithetic chains (whose estimated integrated autocorrelation
+    time falls below 1 / log10(S), S the total number of draws; numpyro returns a negative
+    or huge value there) is capped at S log10(S). Runs on host numpy; not jit-safe.
     """
     rhat, ess = {}, {}
     for name, value in samples.items():
@@ -30,7 +32,10 @@ def chain_diagnostics(samples: Mapping[str, np.ndarray]) -> tuple[dict, dict]:
         if x.ndim < 2 or x.shape[1] < 4:
             raise ValueError(f"samples[{name!r}] must have shape (n_chains, n_draws >= 4, ...); got {x.shape}.")
         rhat[name] = np.asarray(split_gelman_rubin(x))
-        ess[name] = np.asarray(effective_sample_size(x))
+        total = x.shape[0] * x.shape[1]
+        cap = total * np.log10(total)
+        n_eff = np.asarray(effective_sample_size(x))
+        ess[name] = np.where((n_eff < 0) | (n_eff > cap), cap, n_eff)
     return rhat, ess
 
 

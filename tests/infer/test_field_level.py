@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from cosmojax.cosmology import planck2018
-from cosmojax.infer.field_level import make_field_posterior, reconstruct_initial_conditions
+from cosmojax.infer.field_level import large_scale_modes, make_field_posterior, reconstruct_initial_conditions
 from cosmojax.sims import white_noise
 from cosmojax.sims.config import SimConfig
 from cosmojax.stats import cross_correlation
@@ -64,3 +64,31 @@ def test_bad_field_level_inputs_raise():
         make_field_posterior(jnp.zeros((4, 4, 4)), 1.0, COSMO, cfg)
     with pytest.raises(ValueError, match="noise_sigma must be > 0"):
         make_field_posterior(jnp.zeros((8, 8, 8)), 0.0, COSMO, cfg)
+
+
+def test_large_scale_modes_are_the_orthonormal_fourier_modes_below_kmax():
+    n, box, kmax = 16, 256.0, 0.1
+    draws = jax.random.normal(jax.random.key(2), (2, 300, n, n, n))
+    modes = np.asarray(large_scale_modes(draws, box, kmax))
+    # direct: numpy's rfftn of one draw, every cell with 0 < |k| < kmax
+    m = np.fft.fftfreq(n, 1.0 / n)
+    kz = np.fft.rfftfreq(n, 1.0 / n)
+    kmag = 2 * np.pi / box * np.sqrt(m[:, None, None] ** 2 + m[None, :, None] ** 2 + kz[None, None, :] ** 2)
+    inside = (kmag > 0) & (kmag < kmax)
+    ref = np.fft.rfftn(np.asarray(draws[0, 0]))[inside] / n**1.5
+    # no self-conjugate mode lies below 0.1 h/Mpc here (the first is at k_Nyquist = 0.196)
+    assert modes.shape == (2, 300, 2 * inside.sum())
+    np.testing.assert_allclose(modes[0, 0], np.concatenate([ref.real, ref.imag]), atol=1e-5)
+    # unit white noise: variance 1/2 in each real component
+    assert float(modes.var(axis=(0, 1)).mean()) == pytest.approx(0.5, abs=0.02)
+    # below 0.2 h/Mpc lie the three self-conjugate modes (8, 0, 0), (0, 8, 0), (0, 0, 8) at
+    # k_Nyquist: each contributes its real part only
+    beyond = np.asarray(large_scale_modes(draws[0, :2], box, 0.2))
+    cells = int(((kmag > 0) & (kmag < 0.2)).sum())
+    assert beyond.shape == (2, 2 * cells - 3)
+    with pytest.raises(ValueError, match="samples must have shape"):
+        large_scale_modes(draws[0, 0, 0], box)
+    with pytest.raises(ValueError, match="box_size"):
+        large_scale_modes(draws, -1.0)
+    with pytest.raises(ValueError, match="kmax must exceed"):
+        large_scale_modes(draws, box, 0.01)

@@ -69,6 +69,21 @@ def test_rhat_detects_chains_that_disagree():
     assert 500 < float(ess["good"]) < 1200
 
 
+def test_ess_of_antithetic_chains_is_capped_at_s_log10_s():
+    # x_t = (-1)^t z_t-ish: lag-1 autocorrelation -0.9, integrated time about 0.05, so the
+    # raw estimate is negative or far above the number of draws
+    rng = np.random.default_rng(1)
+    x = np.empty((2, 400))
+    x[:, 0] = rng.normal(size=2)
+    for t in range(1, 400):
+        x[:, t] = -0.9 * x[:, t - 1] + np.sqrt(1 - 0.81) * rng.normal(size=2)
+    _, ess = chain_diagnostics({"x": x})
+    assert float(ess["x"]) == pytest.approx(800 * np.log10(800))
+    # ordinary chains keep their estimate below the cap
+    _, ess = chain_diagnostics({"x": rng.normal(size=(2, 400))})
+    assert 500 < float(ess["x"]) < 800 * np.log10(800)
+
+
 def test_coverage_in_repeated_synthetic_trials():
     # Simulation-based-calibration style: draw mu from its N(0, 2^2) prior, data given mu,
     # and check that central posterior intervals cover the true mu at their nominal rates.
