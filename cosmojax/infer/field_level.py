@@ -225,7 +225,8 @@ def large_scale_modes(samples, box_size, kmax: float = 0.1):
     kmag = np.sqrt(sum(k**2 for k in kvec_numpy(shape, box_size)))
     inside = (kmag > 0) & (kmag < kmax)
     if not inside.any():
-        raise ValueError(f"kmax must exceed the fundamental 2 pi / box_size = {2 * np.pi / box_size:.4g} h/Mpc; got {kmax!r}.")
+        fundamental = 2 * np.pi / box_size
+        raise ValueError(f"kmax must exceed the fundamental 2 pi / box_size = {fundamental:.4g} h/Mpc; got {kmax!r}.")
     # a mode is its own conjugate when every index is 0 or n/2
     index = np.indices(rfftn_shape(shape))
     real_mode = np.all([(2 * i) % n == 0 for i, n in zip(index, shape)], axis=0)
@@ -361,10 +362,10 @@ def sample_initial_conditions(
     of the draws' Fourier modes and rescales V_k, shell by shell of integer |k| / k_f, to
     match (shells are pooled outward until each holds at least 32 modes, so a few dozen
     draws suffice; the spread is measured about ``init``, which should then be the MAP;
-    the ratio is held within [1/100, 100]); the second half re-tunes the step. Sampling keeps the step fixed,
-    jittered by +-20% per transition so that HMC trajectories do not lock onto a period of
-    the modes. A posterior painted with CIC mixes far more slowly than one painted with
-    TSC (module docstring). Judge convergence on the large scales the data constrain:
+    the ratio is held within [1/100, 100]); the second half re-tunes the step. Sampling
+    keeps the step fixed, jittered by +-20% per transition so that HMC trajectories do not
+    lock onto a period of the modes. A posterior painted with CIC mixes far more slowly
+    than one painted with TSC (module docstring). Judge convergence on the large scales the data constrain:
     ``chain_diagnostics({"modes": large_scale_modes(result.samples["noise"], box, kmax)})``.
 
     Parameters
@@ -381,8 +382,8 @@ def sample_initial_conditions(
     num_integration_steps : int, leapfrog steps per HMC transition (HMC only). A
         trajectory of about 3 whitened units (steps times the adapted step) crosses a
         unit-variance mode: at 32^3, where the step adapts to about 0.07, 48 steps gave
-        the slowest large-scale mode 6 times the effective samples per second of 24
-        step_size : float > 0, first leapfrog step of the adaptation, whitened units
+        the slowest large-scale mode 6 times the effective samples per second of 24.
+    step_size : float > 0, first leapfrog step of the adaptation, whitened units
     target_accept : float in (0, 1), acceptance the step size is tuned to
     variance : (n, n, n // 2 + 1) array of per-mode variances V_k, default
         ``linear_mode_variance(posterior)``, the linear-theory Wiener variance
