@@ -28,8 +28,8 @@ Paint with TSC (``SimConfig(scheme="tsc")``) when the chains must mix. The CIC k
 kinks at mesh planes, so the gradient of the log posterior jumps each time a particle
 crosses one, and leapfrog trajectories lose energy at every jump. On the 16^3 problem of
 ``benchmarks/bench_field_level.py`` the adapted leapfrog step with CIC was a third of the
-step with TSC (0.042 against 0.119 in whitened units), and the slowest large-scale mode's
-effective sample size per second was 35 times lower (11 times at 32^3). The preconditioned
+step with TSC (0.036 against 0.124 in whitened units), and the slowest large-scale mode's
+effective sample size per second was 39 times lower (6 times at 32^3). The preconditioned
 Hessian at the MAP has much the same largest eigenvalue with either kernel (9.7 and 9.0),
 so the kinks, not the curvature, set CIC's step.
 """
