@@ -216,7 +216,8 @@ def large_scale_modes(samples, box_size, kmax: float = 0.1):
     (..., m) array: the real parts of the orthonormal modes w_k = rfftn(w) / sqrt(n^3) with
     0 < |k| < kmax, then their imaginary parts (those that are not identically zero: a
     self-conjugate mode is real). Unit white noise gives variance 1/2 per component.
-    jit, vmap and grad safe (the mode set is static).
+    jit safe with ``box_size`` and ``kmax`` static (they fix the mode set), vmap safe;
+    linear in ``samples``, so grad safe.
     """
     x = jnp.asarray(samples)
     if x.ndim < 3 or len(set(x.shape[-3:])) != 1:

@@ -79,6 +79,14 @@ def test_large_scale_modes_are_the_orthonormal_fourier_modes_below_kmax():
     # no self-conjugate mode lies below 0.1 h/Mpc here (the first is at k_Nyquist = 0.196)
     assert modes.shape == (2, 300, 2 * inside.sum())
     np.testing.assert_allclose(modes[0, 0], np.concatenate([ref.real, ref.imag]), atol=1e-5)
+    # jit (box and kmax static) and vmap over chains give the same numbers
+    jitted = jax.jit(jax.vmap(large_scale_modes, in_axes=(0, None, None)), static_argnums=(1, 2))
+    np.testing.assert_allclose(jitted(draws, box, kmax), modes, atol=1e-6)
+    # grad: the map is linear, so <grad f, v> = f(v) for f = <c, modes(.)>, exactly
+    c = jax.random.normal(jax.random.key(3), (modes.shape[-1],))
+    f = lambda x: jnp.vdot(c, large_scale_modes(x, box, kmax))  # noqa: E731
+    v = draws[1, 0]
+    assert float(jnp.vdot(jax.grad(f)(draws[0, 0]), v)) == pytest.approx(float(f(v)), rel=1e-4)
     # unit white noise: variance 1/2 in each real component
     assert float(modes.var(axis=(0, 1)).mean()) == pytest.approx(0.5, abs=0.02)
     # below 0.2 h/Mpc lie the three self-conjugate modes (8, 0, 0), (0, 8, 0), (0, 0, 8) at
