@@ -42,6 +42,7 @@ from cosmojax.infer.field_level import (  # noqa: E402
     linear_mode_variance,
     make_field_posterior,
     mode_variance,
+    noisy_observation,
     reconstruct_initial_conditions,
     sample_initial_conditions,
 )
@@ -57,9 +58,7 @@ def problem(n: int, scheme: str, noise_level: float = 0.3):
     """The posterior, the true white noise and the MAP (with its seconds) for an n^3 grid."""
     config = SimConfig(mesh_shape=n, box_size=16.0 * n, scheme=scheme)
     truth = white_noise(jax.random.key(0), config.mesh_shape)
-    clean = jax.jit(make_field_posterior(jnp.zeros(config.mesh_shape), 1.0, COSMO, config).forward)(truth)
-    sigma = noise_level * float(clean.std())
-    data = clean + sigma * jax.random.normal(jax.random.key(1), clean.shape, clean.dtype)
+    data, sigma = noisy_observation(jax.random.key(1), truth, COSMO, config, noise_level)
     posterior = make_field_posterior(data, sigma, COSMO, config)
     t0 = time.perf_counter()
     w_map, _ = reconstruct_initial_conditions(posterior, jnp.zeros_like(truth), steps=300)

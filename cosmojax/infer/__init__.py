@@ -25,6 +25,7 @@ from cosmojax.infer.field_level import (
     linear_transfer,
     make_field_posterior,
     mode_variance,
+    noisy_observation,
     reconstruct_initial_conditions,
     sample_initial_conditions,
 )
@@ -117,6 +118,7 @@ __all__ = [
     "simulate_haloes",
     "FieldPosterior",
     "make_field_posterior",
+    "noisy_observation",
     "reconstruct_initial_conditions",
     "FieldSamples",
     "sample_initial_conditions",

@@ -45,12 +45,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cosmojax.cosmology import growth_table, linear_power
 from cosmojax.infer.diagnostics import chain_diagnostics
 from cosmojax.infer.mcmc import MCMCResult
 from cosmojax.infer.optimise import adam_ascent
 from cosmojax.mesh import frequencies, hermitian_weights_numpy, kvec_numpy, rfftn_shape
 from cosmojax.sims.config import SimConfig
-from cosmojax.sims.lpt import lpt
+from cosmojax.sims.fields import noise_to_modes, power_on_mesh
+from cosmojax.sims.lpt import lpt_from_potentials, lpt_potentials
 from cosmojax.sims.nbody import density
 
 
@@ -87,22 +89,78 @@ def make_field_posterior(data, noise_sigma: float, cosmo, config: SimConfig, *, 
     -------
     FieldPosterior; ``log_density`` maps (n, n, n) noise to a scalar and is jit, vmap and
     grad safe (differentiable in the noise); ``forward`` maps (n, n, n) noise to the
-    (n, n, n) CIC overdensity, jit, vmap and grad safe.
+    (n, n, n) overdensity painted with ``config.scheme``, jit, vmap and grad safe. The
+    growth ODE and P(k) on the mesh are evaluated once, here, not in every gradient.
     """
     data = jnp.asarray(data)
     if data.shape != tuple(config.mesh_shape):
         raise ValueError(f"data must have shape {tuple(config.mesh_shape)}; got {data.shape}.")
     if not np.isfinite(noise_sigma) or noise_sigma <= 0:
         raise ValueError(f"noise_sigma must be > 0; got {noise_sigma}.")
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2; got {order!r}.")
+    # cosmo is fixed: solve the growth ODE and evaluate P(k) on the mesh once, here. Left
+    # inside forward, the ODE's sequential scan would run in every gradient (on a GPU,
+    # hundreds of tiny kernels that cost more than the LPT and painting themselves).
+    table = growth_table(cosmo)
+    pk = power_on_mesh(lambda k: linear_power(cosmo, k, 1.0, transfer=config.transfer),
+                       config.mesh_shape, config.box_size)
 
     def forward(noise):
-        return density(lpt(noise, cosmo, config, a=a, order=order).disp, config)
+        psi1, psi2 = lpt_potentials(noise_to_modes(noise, config.box_size, pk), config, order)
+        return density(lpt_from_potentials(psi1, psi2, cosmo, a, config, table=table).disp, config)
 
     def log_density(noise):
         r = (data - forward(noise)) / noise_sigma
         return -0.5 * jnp.sum(r**2) - 0.5 * jnp.sum(noise**2)
 
     return FieldPosterior(log_density, forward, float(noise_sigma), config)
+
+
+def noisy_observation(key, noise, cosmo, config: SimConfig, noise_level: float, *, a: float = 1.0,
+                      order: int = 2) -> tuple[Any, float]:
+    """Synthetic data for field-level inference: the LPT density of a known white noise plus pixel noise.
+
+    The clean overdensity is the forward model of ``make_field_posterior`` (LPT of order
+    ``order`` at scale factor ``a``, painted with ``config.scheme``) applied to the true
+    white noise w; the pixel noise is Gaussian, white, with an rms set relative to the
+    clean field's,
+
+    .. math:: \\delta_{obs} = \\delta_{LPT}[w] + \\sigma\\, n, \\quad n \\sim N(0, 1), \\quad
+              \\sigma = \\ell \\, \\mathrm{std}(\\delta_{LPT}[w]),
+
+    with the std taken over the n^3 cells and l = ``noise_level``.
+
+    Parameters
+    ----------
+    key : jax.random key, draws the pixel noise n (one N(0, 1) number per cell)
+    noise : (n, n, n) float array, the true initial white noise w on the particle grid
+        (unit variance per cell), e.g. ``white_noise(key, config.mesh_shape)``
+    cosmo : Cosmology
+    config : SimConfig of the particle grid (n per side, box size in Mpc/h, paint scheme)
+    noise_level : float > 0, the pixel-noise rms in units of the clean overdensity's rms
+    a : scale factor of the observation; order : 1 or 2 (LPT order)
+
+    Returns
+    -------
+    (data, noise_sigma): data, the (n, n, n) observed overdensity (dimensionless, the dtype
+    of the forward model's output), and noise_sigma, the pixel-noise rms sigma as a Python
+    float (dimensionless): pass both to ``make_field_posterior``. The forward model is
+    jit-compiled once per call; the function itself is a driver, not meant to be traced
+    (it calls ``float``), vmapped or differentiated. Same key and noise, same data.
+    """
+    shape = tuple(config.mesh_shape)
+    if np.shape(noise) != shape:
+        raise ValueError(f"noise must have shape config.mesh_shape = {shape}; got {np.shape(noise)}.")
+    if not np.all(np.isfinite(np.asarray(noise))):
+        raise ValueError("noise must be finite (unit white noise, e.g. white_noise(key, config.mesh_shape)).")
+    if np.ndim(noise_level) != 0 or not np.isfinite(noise_level) or noise_level <= 0:
+        raise ValueError(f"noise_level must be a finite float > 0 (pixel rms over clean rms); got {noise_level!r}.")
+    noise = jnp.asarray(noise)
+    forward = make_field_posterior(jnp.zeros(shape, noise.dtype), 1.0, cosmo, config, a=a, order=order).forward
+    clean = jax.jit(forward)(noise)
+    sigma = noise_level * float(clean.std())
+    return clean + sigma * jax.random.normal(key, clean.shape, clean.dtype), sigma
 
 
 def reconstruct_initial_conditions(

@@ -16,6 +16,7 @@ from cosmojax.infer.field_level import (
     linear_transfer,
     make_field_posterior,
     mode_variance,
+    noisy_observation,
     reconstruct_initial_conditions,
     sample_initial_conditions,
 )
@@ -31,9 +32,7 @@ N, BOX = 16, 256.0
 def observed(noise_level=0.3, scheme="tsc"):
     cfg = SimConfig(mesh_shape=N, box_size=BOX, scheme=scheme)
     truth = white_noise(jax.random.key(0), cfg.mesh_shape)
-    clean = jax.jit(make_field_posterior(jnp.zeros(cfg.mesh_shape), 1.0, COSMO, cfg).forward)(truth)
-    sigma = noise_level * float(clean.std())
-    data = clean + sigma * jax.random.normal(jax.random.key(1), clean.shape, clean.dtype)
+    data, sigma = noisy_observation(jax.random.key(1), truth, COSMO, cfg, noise_level)
     return cfg, truth, make_field_posterior(data, sigma, COSMO, cfg)
 
 

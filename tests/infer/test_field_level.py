@@ -4,9 +4,16 @@ import numpy as np
 import pytest
 
 from cosmojax.cosmology import planck2018
-from cosmojax.infer.field_level import large_scale_modes, make_field_posterior, reconstruct_initial_conditions
+from cosmojax.infer.field_level import (
+    large_scale_modes,
+    make_field_posterior,
+    noisy_observation,
+    reconstruct_initial_conditions,
+)
 from cosmojax.sims import white_noise
 from cosmojax.sims.config import SimConfig
+from cosmojax.sims.lpt import lpt
+from cosmojax.sims.nbody import density
 from cosmojax.stats import cross_correlation
 
 COSMO = planck2018()
@@ -15,10 +22,7 @@ COSMO = planck2018()
 def observed(n, box, noise_level, dtype="float32"):
     cfg = SimConfig(mesh_shape=n, box_size=box, dtype=dtype)
     truth = white_noise(jax.random.key(0), cfg.mesh_shape)
-    forward = make_field_posterior(jnp.zeros(cfg.mesh_shape), 1.0, COSMO, cfg).forward
-    clean = forward(truth)
-    sigma = noise_level * float(clean.std())
-    data = clean + sigma * jax.random.normal(jax.random.key(1), clean.shape, clean.dtype)
+    data, sigma = noisy_observation(jax.random.key(1), truth, COSMO, cfg, noise_level)
     return cfg, truth, data, sigma
 
 
@@ -64,6 +68,66 @@ def test_bad_field_level_inputs_raise():
         make_field_posterior(jnp.zeros((4, 4, 4)), 1.0, COSMO, cfg)
     with pytest.raises(ValueError, match="noise_sigma must be > 0"):
         make_field_posterior(jnp.zeros((8, 8, 8)), 0.0, COSMO, cfg)
+
+
+@pytest.mark.parametrize("a, order", [(1.0, 2), (0.5, 1)])
+def test_forward_is_the_plain_lpt_density(a, order):
+    # the forward model evaluates the growth table and P(k) once, when the posterior is
+    # built; it must still be the LPT density of the noise, to float32 rounding
+    cfg = SimConfig(mesh_shape=16, box_size=256.0, scheme="tsc")
+    noise = white_noise(jax.random.key(4), cfg.mesh_shape)
+    forward = make_field_posterior(jnp.zeros(cfg.mesh_shape), 1.0, COSMO, cfg, a=a, order=order).forward
+    ref = density(lpt(noise, COSMO, cfg, a=a, order=order).disp, cfg)
+    tol = 1e-5 * float(jnp.abs(ref).max())
+    np.testing.assert_allclose(forward(noise), ref, rtol=0, atol=tol)
+    np.testing.assert_allclose(jax.jit(forward)(noise), ref, rtol=0, atol=tol)
+    # a and order matter: the check above is not passed by any density
+    other = density(lpt(noise, COSMO, cfg, a=1.5 - a, order=3 - order).disp, cfg)
+    assert float(jnp.abs(other - ref).max()) > 1e3 * tol
+
+
+def test_make_field_posterior_rejects_lpt_order_3():
+    cfg = SimConfig(mesh_shape=8, box_size=100.0)
+    with pytest.raises(ValueError, match="order must be 1 or 2"):
+        make_field_posterior(jnp.zeros((8, 8, 8)), 1.0, COSMO, cfg, order=3)
+
+
+def test_noisy_observation_adds_white_noise_of_the_requested_level():
+    cfg = SimConfig(mesh_shape=16, box_size=256.0, scheme="tsc")
+    truth = white_noise(jax.random.key(0), cfg.mesh_shape)
+    level, a, order = 0.4, 0.5, 1
+    data, sigma = noisy_observation(jax.random.key(1), truth, COSMO, cfg, level, a=a, order=order)
+    assert data.shape == cfg.mesh_shape and data.dtype == jnp.float32 and isinstance(sigma, float)
+    # a and order reach the forward model
+    forward = make_field_posterior(jnp.zeros(cfg.mesh_shape), 1.0, COSMO, cfg, a=a, order=order).forward
+    clean = jax.jit(forward)(truth)
+    assert sigma == pytest.approx(level * float(clean.std()), rel=1e-6)
+    # the residual is unit white noise: over 16^3 = 4096 cells its mean scatters by
+    # 1/64 = 0.016 and its std by 1/sqrt(2 * 4096) = 0.011, so these bounds are ~4 sigma
+    r = np.asarray(data - clean, dtype=np.float64) / sigma
+    assert abs(r.mean()) < 0.065
+    assert abs(r.std() - 1.0) < 0.05
+    # independent of the signal (correlation coefficient scatters by 1/64 as well)
+    assert abs(np.corrcoef(r.ravel(), np.asarray(clean).ravel())[0, 1]) < 0.065
+    # the key draws the pixel noise: same key, same data; another key, other noise
+    again, sigma_again = noisy_observation(jax.random.key(1), truth, COSMO, cfg, level, a=a, order=order)
+    assert sigma_again == sigma and bool(jnp.all(again == data))
+    other, _ = noisy_observation(jax.random.key(2), truth, COSMO, cfg, level, a=a, order=order)
+    assert abs(np.corrcoef(np.asarray(other - clean).ravel(), r.ravel())[0, 1]) < 0.065
+
+
+def test_noisy_observation_rejects_bad_inputs():
+    cfg = SimConfig(mesh_shape=8, box_size=100.0)
+    key, noise = jax.random.key(1), jnp.zeros((8, 8, 8))
+    for level in (0.0, -0.3, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="noise_level must be"):
+            noisy_observation(key, noise, COSMO, cfg, level)
+    with pytest.raises(ValueError, match="noise must have shape"):
+        noisy_observation(key, jnp.zeros((16, 16, 16)), COSMO, cfg, 0.3)
+    with pytest.raises(ValueError, match="noise must be finite"):
+        noisy_observation(key, noise.at[1, 2, 3].set(jnp.nan), COSMO, cfg, 0.3)
+    with pytest.raises(ValueError, match="order must be 1 or 2"):
+        noisy_observation(key, noise, COSMO, cfg, 0.3, order=3)
 
 
 def test_large_scale_modes_are_the_orthonormal_fourier_modes_below_kmax():
