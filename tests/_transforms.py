@@ -23,12 +23,16 @@ def assert_vmap_and_jit(f, *batched, rtol=1e-5, atol=1e-6):
     eagerly on each member of the batch in a Python loop.
 
     One compilation checks both claims: vmap gives the loop's answer, and the compiled
-    program gives the eager one.
+    program gives the eager one. Both sides run with float32 matmuls at full precision:
+    on GPUs the default float32 matmul is TF32, whose rounding differs between batched and
+    unbatched products.
     """
     n = jax.tree_util.tree_leaves(batched)[0].shape[0]
-    loop = [f(*_member(batched, i)) for i in range(n)]
-    stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *loop)
-    _assert_trees_close(jax.jit(jax.vmap(f))(*batched), stacked, rtol, atol)
+    with jax.default_matmul_precision("highest"):
+        loop = [f(*_member(batched, i)) for i in range(n)]
+        stacked = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *loop)
+        batch = jax.jit(jax.vmap(f))(*batched)
+    _assert_trees_close(batch, stacked, rtol, atol)
 
 
 def keys(n, seed=0):

@@ -23,6 +23,8 @@ import numpy as np
 
 from cosmojax._validate import check_finite
 
+_HI = jax.lax.Precision.HIGHEST
+
 
 class ABCResult(NamedTuple):
     """Weighted ABC posterior samples.
@@ -87,7 +89,7 @@ def make_distance(observed, metric=None) -> Callable:
     m = jnp.asarray(metric)
     if m.shape != (obs.size, obs.size):
         raise ValueError(f"metric must have shape ({obs.size}, {obs.size}); got {m.shape}.")
-    return lambda s: jnp.sqrt(jnp.maximum((s - obs) @ m @ (s - obs), 0.0))
+    return lambda s: jnp.sqrt(jnp.maximum(jnp.linalg.multi_dot([s - obs, m, s - obs], precision=_HI), 0.0))
 
 
 def _simulate(simulator, distance, key, thetas):
@@ -156,7 +158,7 @@ def rejection_abc(
 def _weighted_covariance(x, w):
     mean = jnp.sum(w[:, None] * x, axis=0)
     r = x - mean
-    return (w[:, None] * r).T @ r / (1.0 - jnp.sum(w**2))
+    return jnp.matmul((w[:, None] * r).T, r, precision=_HI) / (1.0 - jnp.sum(w**2))
 
 
 def pmc_abc(
@@ -221,7 +223,8 @@ def pmc_abc(
             k, buf_x, buf_d, count, batches = carry
             k, k_parent, k_move, k_sim = jax.random.split(k, 4)
             parents = jax.random.categorical(k_parent, log_w, shape=(batch_size,))
-            theta = x[parents] + jax.random.normal(k_move, (batch_size, d), x.dtype) @ chol.T
+            move = jax.random.normal(k_move, (batch_size, d), x.dtype)
+            theta = x[parents] + jnp.matmul(move, chol.T, precision=_HI)
             valid = jnp.isfinite(jax.vmap(prior_log_prob)(theta))
             dist = _simulate(simulator, distance, k_sim, theta)
             accept = valid & (dist <= eps)

@@ -18,6 +18,8 @@ modelled here exactly, as linear functions of the per-mode power of the mesh:
   (1/N) sum_x delta(x) delta(x + r) over lags r in each |r| bin, computed by FFT.
   Its mean is ``expected_grid_correlation`` and its Gaussian covariance
   ``grid_correlation_covariance`` (or one estimated from simulations).
+
+Matrix products run at full float32 precision on every backend (no TF32 on GPUs).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ import numpy as np
 from cosmojax.imnn.fisher import fisher_modes
 from cosmojax.stats import expected_power
 from cosmojax.stats.grid_correlation import grid_correlation_covariance, expected_grid_correlation
+
+_HI = jax.lax.Precision.HIGHEST
 
 
 def fisher_matrix(model: Callable, theta, covariance=None, *, precision=None):
@@ -55,11 +59,11 @@ def fisher_matrix(model: Callable, theta, covariance=None, *, precision=None):
     jac = jax.jacfwd(model)(theta)
     if precision is not None:
         precision = jnp.asarray(precision)
-        return jac.T @ (0.5 * (precision + precision.T) @ jac)
+        return jnp.linalg.multi_dot([jac.T, 0.5 * (precision + precision.T), jac], precision=_HI)
     cov = jnp.asarray(covariance)
     if cov.ndim == 1:
-        return jac.T @ (jac / cov[:, None])
-    return jac.T @ jnp.linalg.solve(cov, jac)
+        return jnp.matmul(jac.T, jac / cov[:, None], precision=_HI)
+    return jnp.matmul(jac.T, jnp.linalg.solve(cov, jac), precision=_HI)
 
 
 def gaussian_field_fisher(log_power: Callable, theta, mesh_shape, box_size, *, kmax: float | None = None):
@@ -82,7 +86,7 @@ def gaussian_field_fisher(log_power: Callable, theta, mesh_shape, box_size, *, k
     w = jnp.asarray(w, dtype=jnp.result_type(float))
     theta = jnp.asarray(theta, dtype=jnp.result_type(float))
     grads = jax.jacfwd(lambda t: log_power(t, k))(theta)  # (n_modes, q)
-    return 0.5 * (grads * w[:, None]).T @ grads
+    return 0.5 * jnp.matmul((grads * w[:, None]).T, grads, precision=_HI)
 
 
 def marginal_errors(fisher):

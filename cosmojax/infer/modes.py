@@ -83,7 +83,7 @@ def distinct_modes(flat_optima, precisions, log_evidence, merge_distance: float 
     """
     diff = flat_optima[:, None, :] - flat_optima[None, :, :]
     mean_precision = 0.5 * (precisions[:, None] + precisions[None, :])
-    distance2 = jnp.einsum("kja,kjab,kjb->kj", diff, mean_precision, diff)
+    distance2 = jnp.einsum("kja,kjab,kjb->kj", diff, mean_precision, diff, precision=jax.lax.Precision.HIGHEST)
     finite = jnp.isfinite(log_evidence)
     score = jnp.where(finite, log_evidence, -jnp.inf)
     index = jnp.arange(score.size)

@@ -10,6 +10,7 @@ the direction from an observer to each particle.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -76,7 +77,7 @@ def redshift_space(pos, vel, cosmo, a, box_size=None, *, los=(0.0, 0.0, 1.0), ob
         n = r / jnp.where(dist > 0, dist, 1.0)
         return pos + (scale * jnp.sum(vel * n, axis=-1, keepdims=True)) * n
     n = jnp.asarray(_unit(los, "los"), pos.dtype)
-    shifted = pos + (scale * (vel @ n))[:, None] * n
+    shifted = pos + (scale * jnp.matmul(vel, n, precision=jax.lax.Precision.HIGHEST))[:, None] * n
     if box_size is None:
         return shifted
     check_positive("box_size", box_size)

@@ -50,7 +50,8 @@ def _alm2cl(alm, alm2, lmax, mmax):
     prod = jnp.real(alm * jnp.conj(alm2))
     weight = jnp.asarray(np.where(ms == 0, 1.0, 2.0), prod.dtype)
     onehot = jnp.asarray(ls[:, None] == np.arange(lmax + 1)[None, :], dtype=prod.dtype)
-    return ((prod * weight) @ onehot) / jnp.asarray(2 * np.arange(lmax + 1) + 1.0, prod.dtype)
+    summed = jnp.matmul(prod * weight, onehot, precision=jax.lax.Precision.HIGHEST)
+    return summed / jnp.asarray(2 * np.arange(lmax + 1) + 1.0, prod.dtype)
 
 
 def fsky_w2(mask):

@@ -145,7 +145,7 @@ def xi_multipoles(xi_smu, mu_edges, ells=(0, 2, 4)):
     if any(int(ell) % 2 or int(ell) < 0 for ell in ells):
         raise ValueError(f"ells must be even non-negative integers (xi is even in mu); got {ells}.")
     w = jnp.asarray(legendre_bin_weights(mu_edges, ells))
-    return jnp.einsum("lm,sm->ls", w, jnp.asarray(xi_smu))
+    return jnp.einsum("lm,sm->ls", w, jnp.asarray(xi_smu), precision=jax.lax.Precision.HIGHEST)
 
 
 def projected_correlation(xi_rppi, pi_edges):
@@ -157,7 +157,7 @@ def projected_correlation(xi_rppi, pi_edges):
     jit, vmap and grad safe in ``xi_rppi``.
     """
     pi = edges_arg("pi_edges", pi_edges)
-    return 2.0 * jnp.asarray(xi_rppi) @ jnp.asarray(np.diff(pi))
+    return 2.0 * jnp.matmul(jnp.asarray(xi_rppi), jnp.asarray(np.diff(pi)), precision=jax.lax.Precision.HIGHEST)
 
 
 def marked_correlation(marked: PairCounts, mean_mark):

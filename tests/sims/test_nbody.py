@@ -125,7 +125,9 @@ def test_checkpointed_forward_equals_plain_forward():
     init, factors = _integration_inputs(config)
     plain = integrate(init, factors, config.replace(gradient="autodiff"))
     remat = integrate(init, factors, config.replace(gradient="checkpoint"))
-    np.testing.assert_allclose(remat[0], plain[0], rtol=1e-6)
+    for r, p in zip(remat, plain):  # displacements and momenta, every snapshot
+        # on GPUs the painting's scatter-add sums in a nondeterministic order
+        np.testing.assert_allclose(r, p, rtol=1e-6, atol=1e-5 * float(np.max(np.abs(p))))
 
 
 def _compiled_gradient(config, w):
