@@ -75,9 +75,12 @@ def problem(n: int, dynamics: str = "lpt", scheme: str = "cic", steps: int = 4):
 
 def run(
     n: int, backend: str, num_warmup: int, num_samples: int, num_chains: int, max_tree_depth: int = 10,
-    dynamics: str = "lpt", scheme: str = "cic", steps: int = 4,
+    dynamics: str = "lpt", scheme: str = "cic", steps: int = 4, prepared=None,
 ) -> dict:
-    posterior, true_rate, best, map_seconds, n_haloes = problem(n, dynamics, scheme, steps)
+    """One backend's record; ``prepared`` is ``problem(n, dynamics, scheme, steps)`` when
+    already built (the backends share the posterior and its MAP)."""
+    prepared = problem(n, dynamics, scheme, steps) if prepared is None else prepared
+    posterior, true_rate, best, map_seconds, n_haloes = prepared
     result = sample_posterior(
         jax.random.key(4), posterior, best, backend=backend,
         num_warmup=num_warmup, num_samples=num_samples, num_chains=num_chains, max_tree_depth=max_tree_depth,
@@ -118,8 +121,9 @@ def main(argv=None) -> None:
     else:
         sizes, warmup, draws, chains, depth = args.sizes, args.warmup, args.draws, args.chains, 10
     for n in sizes:
+        prepared = problem(n, args.dynamics, args.scheme, args.steps)
         for backend in args.backends:
-            emit(run(n, backend, warmup, draws, chains, depth, args.dynamics, args.scheme, args.steps))
+            emit(run(n, backend, warmup, draws, chains, depth, args.dynamics, args.scheme, args.steps, prepared))
 
 
 if __name__ == "__main__":
