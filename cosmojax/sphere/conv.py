@@ -27,7 +27,6 @@ from typing import NamedTuple
 
 import flax.linen as nn
 import healpy as hp
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -172,7 +171,7 @@ class ChebConv(nn.Module):
         basis = basis.reshape(basis.shape[:-2] + (-1,))
         fan_in = basis.shape[-1]
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (fan_in, self.features), x.dtype)
-        y = jnp.matmul(basis, kernel, precision=jax.lax.Precision.HIGHEST)
+        y = basis @ kernel
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.features,), x.dtype)
         return y

@@ -20,6 +20,7 @@ from cosmojax._validate import check_box_size, check_edges, check_finite, check_
 
 _HI = jax.lax.Precision.HIGHEST
 
+
 def _lags(shape, sizes):
     """|r| of every lag vector of the full mesh (minimal image), Mpc/h."""
     axes = [np.fft.fftfreq(n, 1.0 / n) * (L / n) for n, L in zip(shape, sizes)]
