@@ -126,7 +126,7 @@ def test_checkpointed_forward_equals_plain_forward():
     plain = integrate(init, factors, config.replace(gradient="autodiff"))
     remat = integrate(init, factors, config.replace(gradient="checkpoint"))
     for r, p in zip(remat, plain):  # displacements and momenta, every snapshot
-        # on GPUs the painting's scatter-add sums in a nondeterministic order
+        # on GPUs the two programs order the painting's scatter-add sums differently
         np.testing.assert_allclose(r, p, rtol=1e-6, atol=1e-5 * float(np.max(np.abs(p))))
 
 
