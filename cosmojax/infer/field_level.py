@@ -45,14 +45,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax.cosmology import growth_table, linear_power
+from cosmojax.cosmology import growth_table
 from cosmojax.infer.diagnostics import chain_diagnostics
 from cosmojax.infer.mcmc import MCMCResult
 from cosmojax.infer.optimise import adam_ascent
 from cosmojax.mesh import frequencies, hermitian_weights_numpy, kvec_numpy, rfftn_shape
 from cosmojax.sims.config import SimConfig
-from cosmojax.sims.fields import noise_to_modes, power_on_mesh
-from cosmojax.sims.lpt import lpt_from_potentials, lpt_potentials
+from cosmojax.sims.lpt import linear_power_on_mesh, lpt
 from cosmojax.sims.nbody import density
 
 
@@ -102,13 +101,10 @@ def make_field_posterior(data, noise_sigma: float, cosmo, config: SimConfig, *, 
     # cosmo is fixed: solve the growth ODE and evaluate P(k) on the mesh once, here. Left
     # inside forward, the ODE's sequential scan would run in every gradient (on a GPU,
     # hundreds of tiny kernels that cost more than the LPT and painting themselves).
-    table = growth_table(cosmo)
-    pk = power_on_mesh(lambda k: linear_power(cosmo, k, 1.0, transfer=config.transfer),
-                       config.mesh_shape, config.box_size)
+    table, power = growth_table(cosmo), linear_power_on_mesh(cosmo, config)
 
     def forward(noise):
-        psi1, psi2 = lpt_potentials(noise_to_modes(noise, config.box_size, pk), config, order)
-        return density(lpt_from_potentials(psi1, psi2, cosmo, a, config, table=table).disp, config)
+        return density(lpt(noise, cosmo, config, a=a, order=order, table=table, power=power).disp, config)
 
     def log_density(noise):
         r = (data - forward(noise)) / noise_sigma

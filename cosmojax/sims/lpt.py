@@ -37,7 +37,7 @@ from cosmojax.cosmology import (
 from cosmojax.cosmology.parameters import check_cosmology
 from cosmojax.mesh import gradient_kernel, inverse_laplacian_kernel
 from cosmojax.sims.config import SimConfig
-from cosmojax.sims.fields import noise_to_modes
+from cosmojax.sims.fields import noise_to_modes, power_on_mesh
 
 
 class Particles(NamedTuple):
@@ -79,7 +79,20 @@ def positions(disp, config: SimConfig) -> jax.Array:
     return jnp.mod(lattice(config, disp.dtype) + disp, config.box_size)
 
 
-def linear_modes(noise, cosmo, config: SimConfig, *, fixed_amplitude: bool = False):
+def linear_power_on_mesh(cosmo, config: SimConfig):
+    """Linear P(k, a = 1) on the rfftn mesh of the particle grid, (Mpc/h)^3.
+
+    Returns an (n, n, n // 2 + 1) array, zero at k = 0. Compute it once and pass it as
+    ``power`` to ``linear_modes`` or ``lpt`` when ``cosmo`` is fixed across many calls (the
+    sigma8 normalisation and growth are then not re-evaluated in every gradient). jit and
+    grad safe in ``cosmo``.
+    """
+    check_cosmology(cosmo)
+    return power_on_mesh(lambda k: linear_power(cosmo, k, 1.0, transfer=config.transfer),
+                         config.mesh_shape, config.box_size)
+
+
+def linear_modes(noise, cosmo, config: SimConfig, *, fixed_amplitude: bool = False, power=None):
     """Fourier modes of the linear density at a = 1 on the particle grid.
 
     Parameters
@@ -88,19 +101,19 @@ def linear_modes(noise, cosmo, config: SimConfig, *, fixed_amplitude: bool = Fal
     cosmo : Cosmology
     config : SimConfig (particle grid, box size, transfer function)
     fixed_amplitude : set each |delta_k| to its rms (only phases random)
+    power : (n, n, n // 2 + 1) array, ``linear_power_on_mesh(cosmo, config)`` to reuse
+        (computed when None), (Mpc/h)^3
 
     Returns
     -------
     complex (n, n, n // 2 + 1) array, the rfftn of delta_L(a=1), normalised as in
-    ``cosmojax.sims.fields``. jit and vmap safe; differentiable in ``noise`` and ``cosmo``.
+    ``cosmojax.sims.fields``. jit and vmap safe; differentiable in ``noise`` and ``cosmo``
+    (through ``power`` when it is given).
     """
     check_noise(noise, config)
     check_cosmology(cosmo)
     noise = jnp.asarray(noise, config.float_dtype)
-
-    def power(k):
-        return linear_power(cosmo, k, 1.0, transfer=config.transfer)
-
+    power = linear_power_on_mesh(cosmo, config) if power is None else power
     return noise_to_modes(noise, config.box_size, power, fixed_amplitude=fixed_amplitude)
 
 
@@ -162,7 +175,8 @@ def lpt_potentials(modes, config: SimConfig, order: int = 2):
     return psi1, psi2
 
 
-def lpt(noise, cosmo, config: SimConfig, a=None, *, order=None, fixed_amplitude: bool = False, table=None):
+def lpt(noise, cosmo, config: SimConfig, a=None, *, order=None, fixed_amplitude: bool = False, table=None,
+        power=None):
     """LPT particles at scale factor ``a`` from white noise.
 
     Parameters
@@ -174,6 +188,7 @@ def lpt(noise, cosmo, config: SimConfig, a=None, *, order=None, fixed_amplitude:
     order : 1 (Zel'dovich) or 2 (2LPT); default ``config.lpt_order``
     fixed_amplitude : set each |delta_k| to its rms (only phases random)
     table : a ``GrowthTable`` of ``cosmo`` to reuse (computed when None)
+    power : ``linear_power_on_mesh(cosmo, config)`` to reuse (computed when None)
 
     Returns
     -------
@@ -185,7 +200,7 @@ def lpt(noise, cosmo, config: SimConfig, a=None, *, order=None, fixed_amplitude:
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2; got {order!r}.")
     a = config.a_init if a is None else a
-    modes = linear_modes(noise, cosmo, config, fixed_amplitude=fixed_amplitude)
+    modes = linear_modes(noise, cosmo, config, fixed_amplitude=fixed_amplitude, power=power)
     psi1, psi2 = lpt_potentials(modes, config, order)
     return lpt_from_potentials(psi1, psi2, cosmo, a, config, table=table)
 

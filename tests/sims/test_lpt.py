@@ -5,10 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosmojax.cosmology import growth_factor, hubble, planck2018
+from cosmojax.cosmology import growth_factor, growth_table, hubble, planck2018
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.fields import white_noise
-from cosmojax.sims.lpt import linear_density, linear_modes, lpt, lpt_from_potentials, lpt_potentials, positions
+from cosmojax.sims.lpt import linear_density, linear_modes, linear_power_on_mesh, lpt, lpt_from_potentials, lpt_potentials, positions
 
 from tests._transforms import assert_vmap_and_jit
 from tests.sims._sims_growth import power_ratio
@@ -117,3 +117,27 @@ def test_linear_fields_and_potentials_vmap_over_noise_and_jit():
                         atol=1e-5)
     modes = jax.vmap(lambda n: linear_modes(n, COSMO, config))(noises)
     assert_vmap_and_jit(lambda m: lpt_potentials(m, config, 2), modes, rtol=1e-4, atol=1e-5)
+
+
+def test_precomputed_power_and_growth_give_the_same_particles():
+    cfg = SimConfig(mesh_shape=16, box_size=256.0)
+    noise = white_noise(jax.random.key(5), cfg.mesh_shape)
+    power = linear_power_on_mesh(COSMO, cfg)
+    assert power.shape == (16, 16, 9) and float(power[0, 0, 0]) == 0.0
+    plain = lpt(noise, COSMO, cfg, a=0.5)
+    reused = jax.jit(lambda n: lpt(n, COSMO, cfg, a=0.5, table=growth_table(COSMO), power=power))(noise)
+    for got, want in zip(reused, plain):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * float(jnp.abs(want).max()))
+    # the power given is the one used: Zel'dovich displacements scale as its square root
+    zel = lpt(noise, COSMO, cfg, a=0.5, order=1)
+    other = lpt(noise, COSMO, cfg, a=0.5, order=1, power=4.0 * power)
+    np.testing.assert_allclose(other.disp, 2.0 * zel.disp, rtol=1e-5, atol=1e-5 * float(jnp.abs(zel.disp).max()))
+
+
+def test_power_on_mesh_jits_and_scales_as_sigma8_squared():
+    cfg = SimConfig(mesh_shape=8, box_size=128.0)
+    eager = linear_power_on_mesh(COSMO, cfg)
+    np.testing.assert_allclose(jax.jit(lambda c: linear_power_on_mesh(c, cfg))(COSMO), eager, rtol=1e-5)
+    # P is proportional to sigma8^2, so d sum(P) / d sigma8 = 2 sum(P) / sigma8
+    total = lambda s8: jnp.sum(linear_power_on_mesh(COSMO.replace(sigma8=s8), cfg))
+    np.testing.assert_allclose(jax.grad(total)(COSMO.sigma8), 2.0 * total(COSMO.sigma8) / COSMO.sigma8, rtol=1e-4)
