@@ -96,7 +96,7 @@ def run(
         if starts == 1:
             start = {"weights": ravel_pytree(network.init(k_init, delta))[0], "sigma8": jnp.asarray(mu8)}
             best, _ = adam_ascent(log_density, start, steps=400)
-            positions, divergent, accept = nuts_chain(
+            positions, divergent, accept, _ = nuts_chain(
                 k_warm, k_draw, log_density, best, num_warmup=warmup, num_samples=draws, dense_mass=True,
                 max_tree_depth=8, target_accept=target_accept,
             )

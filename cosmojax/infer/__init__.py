@@ -45,7 +45,7 @@ from cosmojax.infer.likelihoods import (
     sellentin_heavens_log_likelihood,
 )
 from cosmojax.infer.laplace import Laplace, laplace_approximation
-from cosmojax.infer.mcmc import MCMCResult, laplace_inverse_mass, nuts_blackjax, nuts_chain, nuts_numpyro
+from cosmojax.infer.mcmc import ChainDraws, MCMCResult, laplace_inverse_mass, nuts_blackjax, nuts_chain, nuts_numpyro
 from cosmojax.infer.modes import ModeSamples, distinct_modes, sample_modes, weighted_draws
 from cosmojax.infer.neural_bias import (
     NeuralBiasPosterior,
@@ -90,6 +90,7 @@ __all__ = [
     "precision_from_simulations",
     "gaussian_log_likelihood",
     "sellentin_heavens_log_likelihood",
+    "ChainDraws",
     "MCMCResult",
     "nuts_numpyro",
     "nuts_blackjax",

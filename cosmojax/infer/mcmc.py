@@ -30,6 +30,8 @@ class MCMCResult(NamedTuple):
     divergences : int, divergent transitions after warm-up, all chains
     acceptance : float, mean acceptance probability after warm-up
     seconds : float, wall time of warm-up and sampling
+    num_steps : (n_chains, n_draws) int numpy array, leapfrog steps (gradient evaluations)
+        of each transition after warm-up
     """
 
     samples: dict
@@ -38,6 +40,19 @@ class MCMCResult(NamedTuple):
     divergences: int
     acceptance: float
     seconds: float
+    num_steps: np.ndarray
+
+    @property
+    def gradient_evaluations(self) -> int:
+        """Leapfrog steps after warm-up, summed over every chain: the sampling cost in
+        gradients of the log density, whatever the hardware."""
+        return int(np.sum(self.num_steps))
+
+    @property
+    def ess_per_gradient(self) -> float:
+        """``min_ess`` per gradient evaluation after warm-up (multiply by 1000 for a
+        per-thousand figure); comparable across machines and backends."""
+        return self.min_ess / max(self.gradient_evaluations, 1)
 
     @property
     def max_rhat(self) -> float:
@@ -154,14 +169,31 @@ def nuts_numpyro(
         jit_model_args=jit_model_args,
     )
     start = time.perf_counter()
-    mcmc.run(key, *model_args, init_params=init_params, extra_fields=("diverging", "accept_prob"), **model_kwargs)
+    mcmc.run(
+        key, *model_args, init_params=init_params, extra_fields=("diverging", "accept_prob", "num_steps"), **model_kwargs
+    )
     samples = {k: np.asarray(v) for k, v in mcmc.get_samples(group_by_chain=True).items()}
     seconds = time.perf_counter() - start
     extra = mcmc.get_extra_fields(group_by_chain=True)
     rhat, ess = chain_diagnostics(samples)
     return MCMCResult(
-        samples, rhat, ess, int(np.sum(extra["diverging"])), float(np.mean(extra["accept_prob"])), seconds
+        samples, rhat, ess, int(np.sum(extra["diverging"])), float(np.mean(extra["accept_prob"])), seconds,
+        np.asarray(extra["num_steps"]).reshape(num_chains, num_samples),
     )
+
+
+class ChainDraws(NamedTuple):
+    """The draws of one ``nuts_chain`` and their per-transition diagnostics.
+
+    positions : pytree like the initial position, leaves (num_samples, ...)
+    is_divergent : (num_samples,) bool; acceptance_rate : (num_samples,) float
+    num_steps : (num_samples,) int, leapfrog steps (gradient evaluations) per transition
+    """
+
+    positions: Any
+    is_divergent: jax.Array
+    acceptance_rate: jax.Array
+    num_steps: jax.Array
 
 
 def nuts_chain(
@@ -182,8 +214,8 @@ def nuts_chain(
     ``dense_mass`` adapts a dense instead of a diagonal mass matrix; ``max_tree_depth``
     caps the trajectory at 2^max_tree_depth - 1 leapfrog steps; ``inverse_mass_matrix``
     ((d, d) or (d,) over the raveled position, or None: the identity) is where the
-    mass-matrix adaptation starts. Returns (positions, is_divergent, acceptance_rate),
-    each with a leading (num_samples,) axis. jit and vmap
+    mass-matrix adaptation starts. Returns ``ChainDraws`` (positions, is_divergent,
+    acceptance_rate, num_steps), each with a leading (num_samples,) axis. jit and vmap
     safe: vmap it over keys, starting points, or data that ``log_density`` closes over
     (e.g. many synthetic data sets at once).
     """
@@ -199,7 +231,7 @@ def nuts_chain(
 
     def one(state, k):
         state, info = step(k, state)
-        return state, (state.position, info.is_divergent, info.acceptance_rate)
+        return state, ChainDraws(state.position, info.is_divergent, info.acceptance_rate, info.num_integration_steps)
 
     _, out = jax.lax.scan(one, state, jax.random.split(sample_key, num_samples))
     return out
@@ -258,7 +290,7 @@ def nuts_blackjax(
         )
 
     start = time.perf_counter()
-    positions, divergent, accept = jax.jit(jax.vmap(run_chain))(
+    positions, divergent, accept, num_steps = jax.jit(jax.vmap(run_chain))(
         jax.random.split(k_warm, num_chains), jax.random.split(k_sample, num_chains), starts
     )
     jax.block_until_ready(positions)
@@ -269,4 +301,6 @@ def nuts_blackjax(
         leaves = jax.tree_util.tree_leaves(positions)
         samples = {"x": np.asarray(leaves[0])} if len(leaves) == 1 else {f"x{i}": np.asarray(v) for i, v in enumerate(leaves)}
     rhat, ess = chain_diagnostics(samples)
-    return MCMCResult(samples, rhat, ess, int(np.sum(divergent)), float(np.mean(accept)), seconds)
+    return MCMCResult(
+        samples, rhat, ess, int(np.sum(divergent)), float(np.mean(accept)), seconds, np.asarray(num_steps)
+    )

@@ -179,7 +179,7 @@ def sample_modes(
             max_tree_depth=max_tree_depth, target_accept=target_accept, inverse_mass_matrix=mass,
         )
 
-    positions, divergent, acceptance = jax.vmap(chain)(
+    positions, divergent, acceptance, _ = jax.vmap(chain)(
         jax.random.split(k_warm, num_modes), jax.random.split(k_draw, num_modes), modes, covariance
     )
     return ModeSamples(

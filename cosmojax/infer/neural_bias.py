@@ -7,7 +7,8 @@ The forward model (Charnock et al. 2020, arXiv:1909.06379, with sigma8 added):
                 -> observed counts N ~ Poisson(lambda)
 
 with a Gaussian prior on the network weights and on sigma8. The initial conditions are
-known (as in the paper, where the simulation is given). For fixed initial white noise
+known and held fixed here (the paper also samples their phases, jointly with the weights,
+inside the BORG field-level sampler). For fixed initial white noise
 and fixed other parameters, the linear modes scale as sigma8 and the 2LPT fields as
 sigma8 and sigma8^2, so the LPT particles are exactly
 

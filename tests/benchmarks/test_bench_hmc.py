@@ -11,6 +11,9 @@ def test_bench_hmc_quick(run_benchmark):
     for r in runs.values():
         assert r["n"] == 32 and r["chains"] == 1 and r["dynamics"] == "lpt" and r["scheme"] == "cic"
         assert r["seconds"] > 0 and math.isfinite(r["max_rhat"]) and r["min_ess"] > 0
+        assert 1.0 <= r["mean_leapfrog_steps"] <= 31.0  # --quick caps the tree depth at 5
+        assert r["gradient_evaluations"] == round(r["mean_leapfrog_steps"] * r["draws"] * r["chains"])
+        assert math.isclose(r["ess_per_1000_gradients"], 1000.0 * r["min_ess"] / r["gradient_evaluations"])
         assert 0.0 <= r["rate_coverage_95"] <= 1.0 and r["sigma8_95"][0] < r["sigma8_95"][1]
     # both backends sample one posterior: their sigma8 means agree within the posterior width
     width = runs["blackjax"]["sigma8_95"][1] - runs["blackjax"]["sigma8_95"][0]

@@ -57,6 +57,21 @@ def test_blackjax_nuts_recovers_the_target_and_agrees_with_numpyro():
     a, b = res.flat("theta"), other.flat("theta")
     se = np.sqrt(np.diag(COV) * (4 / a.shape[0] + 4 / b.shape[0]))
     assert np.all(np.abs(a.mean(0) - b.mean(0)) < 4 * se)
+    # leapfrog steps per transition: both backends adapt to one acceptance on one target,
+    # so their trajectories are alike; a tree depth (1-2 here) or a constant would not be
+    assert res.num_steps.shape == (2, 1000) and other.num_steps.shape == (2, 500)
+    assert res.gradient_evaluations == res.num_steps.sum() > 2000
+    mean_steps = res.num_steps.mean(), other.num_steps.mean()
+    assert all(2.0 < m < 8.0 for m in mean_steps), mean_steps
+    assert abs(mean_steps[0] - mean_steps[1]) < 0.3 * mean_steps[1]
+    assert np.isclose(res.ess_per_gradient, res.min_ess / res.gradient_evaluations)
+
+
+def test_max_tree_depth_caps_the_reported_leapfrog_steps():
+    res = nuts_blackjax(jax.random.key(1), log_density, {"theta": jnp.zeros(2)}, num_warmup=50, num_samples=100,
+                        num_chains=2, max_tree_depth=2)
+    assert res.num_steps.min() >= 1 and res.num_steps.max() <= 3  # 2^2 - 1
+    assert np.any(res.num_steps == 3)
 
 
 def test_rhat_detects_chains_that_disagree():
@@ -97,8 +112,7 @@ def test_coverage_in_repeated_synthetic_trials():
         def log_density(p):
             return -0.5 * (p["mu"] / 2.0) ** 2 - 0.5 * jnp.sum((y - p["mu"]) ** 2)
 
-        draws, _, _ = nuts_chain(kw, ks, log_density, {"mu": jnp.zeros(())}, num_warmup=200, num_samples=400)
-        return draws["mu"]
+        return nuts_chain(kw, ks, log_density, {"mu": jnp.zeros(())}, num_warmup=200, num_samples=400).positions["mu"]
 
     draws = np.asarray(
         jax.jit(jax.vmap(posterior_draws))(jax.random.split(k_w, n_trials), jax.random.split(k_s, n_trials), ys)
