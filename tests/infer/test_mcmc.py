@@ -67,6 +67,30 @@ def test_blackjax_nuts_recovers_the_target_and_agrees_with_numpyro():
     assert np.isclose(res.ess_per_gradient, res.min_ess / res.gradient_evaluations)
 
 
+def test_sequential_chains_are_the_vectorised_chains(x64):
+    """Same keys, same chains: only the schedule differs (in float32 the last bits of a
+    batched gradient differ, and over many transitions the trajectories then part)."""
+    mean, precision = jnp.asarray(MEAN), jnp.asarray(PREC)  # float64 here
+
+    def target(position):
+        r = position["theta"] - mean
+        return -0.5 * r @ precision @ r
+
+    def model64():
+        numpyro.sample("theta", dist.MultivariateNormal(mean, jnp.asarray(COV)))
+
+    start = {"theta": jnp.zeros(2)}
+    options = dict(num_warmup=100, num_samples=200, num_chains=2)
+    together = nuts_blackjax(jax.random.key(1), target, start, **options)
+    alone = nuts_blackjax(jax.random.key(1), target, start, chain_method="sequential", **options)
+    np.testing.assert_allclose(alone.samples["theta"], together.samples["theta"], atol=1e-8)
+    np.testing.assert_array_equal(alone.num_steps, together.num_steps)
+    together = nuts_numpyro(jax.random.key(2), model64, **options)
+    alone = nuts_numpyro(jax.random.key(2), model64, chain_method="sequential", **options)
+    np.testing.assert_allclose(alone.samples["theta"], together.samples["theta"], atol=1e-8)
+    assert together.samples["theta"].std() > 0.5  # the draws move
+
+
 def test_max_tree_depth_caps_the_reported_leapfrog_steps():
     res = nuts_blackjax(jax.random.key(1), log_density, {"theta": jnp.zeros(2)}, num_warmup=50, num_samples=100,
                         num_chains=2, max_tree_depth=2)
@@ -221,5 +245,8 @@ def test_bad_counts_raise():
         nuts_numpyro(jax.random.key(0), model, num_samples=2)
     with pytest.raises(ValueError, match="num_chains must be an int >= 1"):
         nuts_blackjax(jax.random.key(0), log_density, {"theta": jnp.zeros(2)}, num_chains=0)
+    for run, args in ((nuts_numpyro, (model,)), (nuts_blackjax, (log_density, {"theta": jnp.zeros(2)}))):
+        with pytest.raises(ValueError, match="chain_method must be one of"):
+            run(jax.random.key(0), *args, chain_method="parallel")
     with pytest.raises(ValueError, match="must have shape"):
         chain_diagnostics({"x": np.zeros((2, 2))})
