@@ -5,9 +5,9 @@ Two thin wrappers with one result type: ``nuts_numpyro`` runs a numpyro model,
 adaptation of the step size and of a diagonal (default) or dense mass matrix, run several
 chains (vectorised under ``vmap``, or one after another), and report split R-hat,
 effective sample sizes per site and the leapfrog steps (gradient evaluations) of every
-transition. A dense mass matrix
-costs O(d^2) per step and pays off on posteriors with strong linear correlations (network
-weights, degenerate cosmological parameters) of up to a few hundred dimensions.
+transition. A dense mass matrix costs O(d^2) per step and pays off on posteriors with
+strong linear correlations (network weights, degenerate cosmological parameters) of up to
+a few hundred dimensions.
 """
 
 from __future__ import annotations
