@@ -162,7 +162,7 @@ def test_hmc_at_32_cubed_converges_and_recovers_sigma8_and_the_halo_field():
     start = {"weights": ravel_pytree(net.init(jax.random.key(3), true_rate))[0], "sigma8": jnp.asarray(0.7)}
     best, _ = find_map(post, start, steps=800)
     result = sample_posterior(
-        jax.random.key(4), post, best, num_warmup=150, num_samples=700, num_chains=2, chain_method="sequential"
+        jax.random.key(4), post, best, num_warmup=150, num_samples=600, num_chains=2, chain_method="sequential"
     )
     assert result.max_rhat < 1.01
     assert result.min_ess > 150
