@@ -47,6 +47,7 @@ from cosmojax.infer import (  # noqa: E402
     sigma8_family,
     simulate_haloes,
 )
+from cosmojax.infer.mcmc import CHAIN_METHODS  # noqa: E402
 from cosmojax.nn import NeuralBias  # noqa: E402
 from cosmojax.sims import SimConfig, white_noise  # noqa: E402
 
@@ -115,7 +116,7 @@ def main(argv=None) -> None:
     parser.add_argument("--warmup", type=int, default=500, help="warm-up transitions per chain (full run)")
     parser.add_argument("--draws", type=int, default=1000, help="draws per chain (full run)")
     parser.add_argument("--chains", type=int, default=4, help="chains (full run)")
-    parser.add_argument("--chain-method", choices=("vectorized", "sequential"), default="vectorized",
+    parser.add_argument("--chain-method", choices=CHAIN_METHODS, default="vectorized",
                         help="chains under vmap (best on a GPU) or one after another (cheaper on a CPU)")
     parser.add_argument("--dynamics", choices=("lpt", "pm"), default="lpt", help="2LPT or particle mesh")
     parser.add_argument("--scheme", choices=("cic", "tsc"), default="cic", help="mass assignment")
