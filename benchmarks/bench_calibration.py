@@ -55,7 +55,6 @@ from cosmojax.infer import (  # noqa: E402
     make_posterior,
     matter_density,
     nuts_chain,
-    poisson_log_likelihood,
     random_starts,
     sample_modes,
     sbc_ranks,
@@ -78,7 +77,7 @@ def run(
     network = NeuralBias(features=features)
     delta = matter_density(family, 0.8, config)
     example = network.init(jax.random.key(1), delta)
-    # the posterior's prior and rate; each trial brings its own counts
+    # the prior and the rate, for drawing truths; each trial builds its posterior from its own counts
     model = make_posterior(np.zeros(config.mesh_shape), family, network, example, config)
     mu8, sd8 = model.sigma8_prior
 
@@ -89,9 +88,7 @@ def run(
             "sigma8": mu8 + sd8 * jax.random.normal(k_s8),
         }
         counts = jax.random.poisson(k_counts, model.rate(truth)).astype(delta.dtype)
-
-        def log_density(position):
-            return model.log_prior(position) + poisson_log_likelihood(counts, model.rate(position))
+        log_density = make_posterior(counts, family, network, example, config).log_density
 
         if starts == 1:
             start = {"weights": ravel_pytree(network.init(k_init, delta))[0], "sigma8": jnp.asarray(mu8)}

@@ -25,14 +25,13 @@ def _values(x):
 
 
 def check_finite(name: str, x) -> None:
-    """Raise if a concrete array holds NaN or infinity.
+    """Raise if a concrete array (or any leaf of a pytree of arrays) holds NaN or infinity.
 
     Host-side; traced values are skipped, so it is safe to call under jit, vmap and grad.
     """
     if x is None or not is_concrete(x):
         return
-    values = _values(x)
-    if not np.all(np.isfinite(values)):
+    if not all(np.all(np.isfinite(_values(leaf))) for leaf in jax.tree_util.tree_leaves(x)):
         raise ValueError(f"{name} contains NaN or infinite values; remove or replace them.")
 
 

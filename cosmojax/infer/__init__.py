@@ -45,7 +45,9 @@ from cosmojax.infer.likelihoods import (
     sellentin_heavens_log_likelihood,
 )
 from cosmojax.infer.laplace import Laplace, laplace_approximation
-from cosmojax.infer.mcmc import ChainDraws, MCMCResult, laplace_inverse_mass, nuts_blackjax, nuts_chain, nuts_numpyro
+from cosmojax.infer.mcmc import (
+    ChainDraws, MCMCResult, chain_starts, laplace_inverse_mass, nuts_blackjax, nuts_chain, nuts_numpyro,
+)
 from cosmojax.infer.modes import ModeSamples, distinct_modes, sample_modes, weighted_draws
 from cosmojax.infer.neural_bias import (
     NeuralBiasPosterior,
@@ -95,6 +97,7 @@ __all__ = [
     "nuts_numpyro",
     "nuts_blackjax",
     "nuts_chain",
+    "chain_starts",
     "laplace_inverse_mass",
     "Laplace",
     "laplace_approximation",

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_finite
+from cosmojax._validate import check_finite, check_int, is_concrete
 
 _HI = jax.lax.Precision.HIGHEST
 
@@ -89,6 +89,11 @@ def make_distance(observed, metric=None) -> Callable:
     m = jnp.asarray(metric)
     if m.shape != (obs.size, obs.size):
         raise ValueError(f"metric must have shape ({obs.size}, {obs.size}); got {m.shape}.")
+    check_finite("metric", m)
+    if is_concrete(m):
+        values = np.asarray(m, dtype=float)
+        if not np.allclose(values, values.T, rtol=1e-6, atol=0.0) or np.linalg.eigvalsh(values).min() <= 0:
+            raise ValueError("metric must be symmetric positive definite (e.g. a Fisher matrix).")
     return lambda s: jnp.sqrt(jnp.maximum(jnp.linalg.multi_dot([s - obs, m, s - obs], precision=_HI), 0.0))
 
 
@@ -99,23 +104,32 @@ def _simulate(simulator, distance, key, thetas):
 
 
 def _prior_batches(key, simulator, prior_sample, distance, n_simulations, batch_size):
+    """Prior draws and their distances, simulated in ceil(n_simulations / batch_size)
+    vmapped batches of equal size: at least n_simulations, at most one more per batch."""
     n_batches = math.ceil(n_simulations / batch_size)
+    per_batch = math.ceil(n_simulations / n_batches)
 
     def one(k):
         k_prior, k_sim = jax.random.split(k)
-        thetas = prior_sample(k_prior, batch_size)
+        thetas = prior_sample(k_prior, per_batch)
         return thetas, _simulate(simulator, distance, k_sim, thetas)
 
     thetas, dists = jax.lax.map(one, jax.random.split(key, n_batches))
-    thetas = thetas.reshape((-1, thetas.shape[-1]))[:n_simulations]
-    dists = dists.reshape(-1)[:n_simulations]
-    return thetas, jnp.where(jnp.isnan(dists), jnp.inf, dists)
+    thetas = thetas.reshape((-1, thetas.shape[-1]))
+    return thetas, jnp.where(jnp.isnan(dists.reshape(-1)), jnp.inf, dists.reshape(-1))
 
 
-def _check_sizes(**sizes):
-    for name, value in sizes.items():
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}.")
+def _check_summaries(simulator, prior_sample, observed):
+    """ValueError unless ``simulator`` returns summaries of ``observed``'s shape (p,),
+    checked by shape evaluation only (nothing is simulated)."""
+    thetas = jax.eval_shape(lambda k: prior_sample(k, 1), jax.random.key(0))
+    if len(thetas.shape) != 2 or thetas.shape[0] != 1:
+        raise ValueError(f"prior_sample(key, n) must return (n, d) parameters; got shape {thetas.shape} for n = 1.")
+    theta = jax.ShapeDtypeStruct(thetas.shape[1:], thetas.dtype)
+    summary = jax.eval_shape(simulator, jax.random.key(0), theta)
+    if summary.shape != np.shape(observed) or len(summary.shape) != 1:
+        raise ValueError(f"observed must be a (p,) summary of the simulator's shape {summary.shape}; "
+                         f"got shape {np.shape(observed)}.")
 
 
 def rejection_abc(
@@ -136,7 +150,9 @@ def rejection_abc(
     key : jax.random key
     simulator, prior_sample : see the module docstring
     observed : (p,) summary of the data
-    n_simulations : prior draws simulated (in ``batch_size`` vmapped batches)
+    n_simulations : prior draws to simulate, in ceil(n_simulations / batch_size) vmapped
+        batches of equal size (so up to one more per batch; ``n_simulations`` of the result
+        is the number simulated, and ``quantile`` applies to it)
     quantile : fraction kept, in (0, 1]; the tolerance is the largest kept distance
     metric : optional (p, p) matrix for the distance (see ``make_distance``)
 
@@ -144,15 +160,18 @@ def rejection_abc(
     -------
     ABCResult with equal weights. Sizes are static; jit-safe inside with a closure.
     """
-    _check_sizes(n_simulations=n_simulations, batch_size=batch_size)
+    n_simulations, batch_size = check_int("n_simulations", n_simulations), check_int("batch_size", batch_size)
     if not 0 < quantile <= 1:
         raise ValueError(f"quantile must be in (0, 1]; got {quantile}.")
+    _check_summaries(simulator, prior_sample, observed)
     distance = make_distance(observed, metric)
     thetas, dists = _prior_batches(key, simulator, prior_sample, distance, n_simulations, batch_size)
-    n_keep = max(1, int(round(quantile * n_simulations)))
+    n_keep = max(1, int(round(quantile * thetas.shape[0])))
     order = jnp.argsort(dists)[:n_keep]
     weights = jnp.full(n_keep, 1.0 / n_keep, dtype=thetas.dtype)
-    return ABCResult(thetas[order], weights, dists[order], dists[order[-1]], effective_sample_size(weights), jnp.asarray(n_simulations))
+    return ABCResult(
+        thetas[order], weights, dists[order], dists[order[-1]], effective_sample_size(weights), jnp.asarray(thetas.shape[0])
+    )
 
 
 def _weighted_covariance(x, w):
@@ -182,7 +201,8 @@ def pmc_abc(
     observed : (p,) observed summary
     n_particles : population size
     quantile : each round's tolerance is this quantile of the current distances
-    initial_simulations : prior draws of the first population (default 4 n_particles)
+    initial_simulations : prior draws of the first population, >= n_particles (default
+        4 n_particles; rounded up to equal batches as in ``rejection_abc``)
     batch_size : proposals simulated together (vmap)
     max_batches : per round; a round that runs out keeps the particles it has, zero-weights
         the empty slots and reports ``filled=False``
@@ -195,12 +215,13 @@ def pmc_abc(
     particle covariance (Beaumont et al. 2009), accepted below the new tolerance, and
     re-weighted by prior / mixture-of-kernels density. Both are jit-compiled.
     """
-    _check_sizes(n_particles=n_particles, batch_size=batch_size, max_batches=max_batches)
+    n_particles, batch_size, max_batches = (
+        check_int("n_particles", n_particles), check_int("batch_size", batch_size), check_int("max_batches", max_batches)
+    )
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must be in (0, 1); got {quantile}.")
-    n_init = initial_simulations or 4 * n_particles
-    if n_init < n_particles:
-        raise ValueError(f"initial_simulations must be >= n_particles = {n_particles}; got {n_init}.")
+    n_init = check_int("initial_simulations", initial_simulations, n_particles, allow_none=True) or 4 * n_particles
+    _check_summaries(simulator, prior_sample, observed)
     distance = make_distance(observed, metric)
 
     @jax.jit
@@ -208,7 +229,7 @@ def pmc_abc(
         thetas, dists = _prior_batches(key, simulator, prior_sample, distance, n_init, batch_size)
         order = jnp.argsort(dists)[:n_particles]
         weights = jnp.full(n_particles, 1.0 / n_particles, dtype=thetas.dtype)
-        return PMCState(thetas[order], weights, dists[order], dists[order[-1]], jnp.asarray(n_init))
+        return PMCState(thetas[order], weights, dists[order], dists[order[-1]], jnp.asarray(thetas.shape[0]))
 
     @jax.jit
     def step(key, state: PMCState):
@@ -271,7 +292,7 @@ def run_pmc_abc(key, algorithm: PMCAlgorithm, n_rounds: int, *, progress: bool =
     """
     from tqdm.auto import tqdm
 
-    _check_sizes(n_rounds=n_rounds)
+    n_rounds = check_int("n_rounds", n_rounds)
     k_init, k_steps = jax.random.split(key)
     state = algorithm.init(k_init)
     infos = []

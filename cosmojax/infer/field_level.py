@@ -45,9 +45,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cosmojax._validate import check_finite, check_int
 from cosmojax.cosmology import growth_table
 from cosmojax.infer.diagnostics import chain_diagnostics
-from cosmojax.infer.mcmc import MCMCResult
+from cosmojax.infer.mcmc import MCMCResult, check_sampler_settings
 from cosmojax.infer.optimise import adam_ascent
 from cosmojax.mesh import frequencies, hermitian_weights_numpy, kvec_numpy, rfftn_shape
 from cosmojax.sims.config import SimConfig
@@ -94,6 +95,9 @@ def make_field_posterior(data, noise_sigma: float, cosmo, config: SimConfig, *, 
     data = jnp.asarray(data)
     if data.shape != tuple(config.mesh_shape):
         raise ValueError(f"data must have shape {tuple(config.mesh_shape)}; got {data.shape}.")
+    check_finite("data", data)
+    if not (np.isfinite(a) and a > 0):
+        raise ValueError(f"a must be a scale factor > 0; got {a!r}.")
     if not np.isfinite(noise_sigma) or noise_sigma <= 0:
         raise ValueError(f"noise_sigma must be > 0; got {noise_sigma}.")
     if order not in (1, 2):
@@ -215,7 +219,7 @@ def linear_mode_variance(posterior: FieldPosterior):
     .. math:: V_k = \\left(1 + |T_k|^2 / \\sigma^2\\right)^{-1},
 
     with T_k from ``linear_transfer`` and sigma the pixel noise: the exact posterior variance
-    of the linearised (Zel'dovich-order, CIC-painted) model, where the prior gives 1. A mode
+    of the linearised (Zel'dovich-order) model painted with ``config.scheme``, where the prior gives 1. A mode
     measured with signal-to-noise |T_k|^2 / sigma^2 >> 1 has V_k << 1.
 
     Returns
@@ -345,18 +349,16 @@ ALGORITHMS = ("hmc", "nuts")
 
 def _check_sampler_args(num_warmup, num_samples, num_chains, num_integration_steps, thin, block, algorithm,
                         target_accept, jitter, step_size):
-    for name, value, low in (("num_warmup", num_warmup, 1), ("num_samples", num_samples, 4), ("num_chains", num_chains, 1),
-                             ("num_integration_steps", num_integration_steps, 1), ("thin", thin, 1), ("block", block, 1)):
-        if not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
+    """The run's sizes as ints (num_warmup, num_samples, num_chains, num_integration_steps,
+    thin, block); ValueError naming any bad argument."""
+    counts = check_sampler_settings(num_warmup, num_samples, num_chains, target_accept, jitter)
+    sizes = tuple(check_int(name, value) for name, value in
+                  (("num_integration_steps", num_integration_steps), ("thin", thin), ("block", block)))
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}; got {algorithm!r}.")
-    if not 0 < target_accept < 1:
-        raise ValueError(f"target_accept must be in (0, 1); got {target_accept!r}.")
-    if not (np.isfinite(jitter) and jitter >= 0):
-        raise ValueError(f"jitter must be >= 0 (whitened units); got {jitter!r}.")
     if not (np.isfinite(step_size) and step_size > 0):
         raise ValueError(f"step_size must be > 0 (whitened units); got {step_size!r}.")
+    return counts + sizes
 
 
 def _shell_groups(shape, min_modes: int = 32):
@@ -461,8 +463,10 @@ def sample_initial_conditions(
     from tqdm.auto import tqdm
 
     shape = _check_posterior(posterior)
-    _check_sampler_args(num_warmup, num_samples, num_chains, num_integration_steps, thin, block, algorithm,
-                        target_accept, jitter, step_size)
+    num_warmup, num_samples, num_chains, num_integration_steps, thin, block = _check_sampler_args(
+        num_warmup, num_samples, num_chains, num_integration_steps, thin, block, algorithm, target_accept, jitter,
+        step_size,
+    )
     if num_samples // thin < 4:
         raise ValueError(f"num_samples // thin must be >= 4 draws; got {num_samples} // {thin}.")
     if adapt_variance and num_warmup < 20:

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_int
+from cosmojax._validate import check_finite, check_int
 from cosmojax.infer.diagnostics import chain_diagnostics, max_rhat, min_ess
 from cosmojax.infer.laplace import laplace_approximation
 
@@ -81,10 +81,36 @@ def _check_chain_method(chain_method: str) -> str:
     return chain_method
 
 
-def _check_counts(num_warmup, num_samples, num_chains):
-    for name, value, low in (("num_warmup", num_warmup, 1), ("num_samples", num_samples, 4), ("num_chains", num_chains, 1)):
-        if not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}; got {value!r}.")
+def check_sampler_settings(num_warmup, num_samples, num_chains=1, target_accept=0.8, jitter=0.0):
+    """Validate a sampler's run lengths and tuning; returns (num_warmup, num_samples,
+    num_chains) as Python ints.
+
+    ValueError, naming the argument, unless num_warmup >= 1, num_samples >= 4 (split R-hat
+    needs two halves of two draws), num_chains >= 1 are whole numbers, target_accept lies
+    in (0, 1) and jitter is finite and >= 0. Host-side, on static values.
+    """
+    counts = (check_int("num_warmup", num_warmup), check_int("num_samples", num_samples, 4),
+              check_int("num_chains", num_chains))
+    if not 0.0 < float(target_accept) < 1.0:
+        raise ValueError(f"target_accept must be in (0, 1); got {target_accept!r}.")
+    if not (np.isfinite(jitter) and jitter >= 0):
+        raise ValueError(f"jitter must be finite and >= 0; got {jitter!r}.")
+    return counts
+
+
+def chain_starts(key, position, num_chains: int, jitter: float):
+    """``num_chains`` starting points: ``position`` plus independent N(0, jitter^2) noise
+    on every component, a fresh key per leaf.
+
+    position : pytree of arrays; returns the same pytree with a leading (num_chains,) axis
+    on every leaf, in the position's units. jit and vmap safe (static num_chains).
+    """
+    leaves, treedef = jax.tree_util.tree_flatten(position)
+    starts = [
+        jnp.asarray(x) + jitter * jax.random.normal(k, (num_chains,) + jnp.shape(x), jnp.result_type(float))
+        for x, k in zip(leaves, jax.random.split(key, len(leaves)))
+    ]
+    return jax.tree_util.tree_unflatten(treedef, starts)
 
 
 def _check_inverse_mass(matrix, dense_mass: bool) -> jax.Array:
@@ -166,9 +192,15 @@ def nuts_numpyro(
     """
     from numpyro.infer import MCMC, NUTS
 
-    _check_counts(num_warmup, num_samples, num_chains)
+    num_warmup, num_samples, num_chains = check_sampler_settings(num_warmup, num_samples, num_chains, target_accept)
     check_int("max_tree_depth", max_tree_depth)
     _check_chain_method(chain_method)
+    if init_params is not None:
+        check_finite("init_params", init_params)
+        for name, x in init_params.items():
+            if jnp.ndim(x) < 1 or jnp.shape(x)[0] != num_chains:
+                raise ValueError(f"init_params[{name!r}] must have a leading axis of num_chains = {num_chains}; "
+                                 f"got shape {jnp.shape(x)}.")
     if init_params is not None and num_chains == 1:  # numpyro wants one chain's start without the chain axis
         init_params = jax.tree_util.tree_map(lambda x: x[0], init_params)
     if inverse_mass_matrix is not None:  # numpyro reads an array over all sites in sorted order
@@ -290,19 +322,16 @@ def nuts_blackjax(
     position). Warm-up is blackjax's window adaptation, per chain. Not jit-safe (it
     drives jit-compiled sampling).
     """
-    _check_counts(num_warmup, num_samples, num_chains)
+    num_warmup, num_samples, num_chains = check_sampler_settings(
+        num_warmup, num_samples, num_chains, target_accept, jitter
+    )
     check_int("max_tree_depth", max_tree_depth)
     _check_chain_method(chain_method)
     if inverse_mass_matrix is not None:
         inverse_mass_matrix = _check_inverse_mass(inverse_mass_matrix, dense_mass)
-    leaves, treedef = jax.tree_util.tree_flatten(initial_position)
+    check_finite("initial_position", initial_position)
     k_init, k_warm, k_sample = jax.random.split(key, 3)
-    init_keys = jax.random.split(k_init, len(leaves))
-    starts = [
-        jnp.asarray(x) + jitter * jax.random.normal(k, (num_chains,) + jnp.shape(x), jnp.result_type(float))
-        for x, k in zip(leaves, init_keys)
-    ]
-    starts = jax.tree_util.tree_unflatten(treedef, starts)
+    starts = chain_starts(k_init, initial_position, num_chains, jitter)
 
     def run_chain(k_w, k_s, position):
         return nuts_chain(k_w, k_s, log_density, position, num_warmup=num_warmup, num_samples=num_samples,

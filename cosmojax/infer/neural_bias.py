@@ -52,9 +52,11 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jax.scipy.special import gammaln
 
-from cosmojax._validate import check_int
+from cosmojax._validate import check_int, is_concrete
 from cosmojax.cosmology import growth_table
-from cosmojax.infer.mcmc import MCMCResult, laplace_inverse_mass, nuts_blackjax, nuts_numpyro
+from cosmojax.infer.mcmc import (
+    MCMCResult, chain_starts, check_sampler_settings, laplace_inverse_mass, nuts_blackjax, nuts_numpyro,
+)
 from cosmojax.infer.optimise import adam_ascent
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.lpt import Particles, linear_modes, lpt_from_potentials, lpt_potentials
@@ -128,11 +130,24 @@ def matter_density(family: Sigma8Family, sigma8, config: SimConfig):
     return density(disp, config)
 
 
+def _check_counts(counts):
+    """ValueError unless concrete ``counts`` are finite whole numbers >= 0 (tracers pass)."""
+    if not is_concrete(counts):
+        return
+    values = np.asarray(counts)
+    if not np.all(np.isfinite(values)) or np.any(values < 0) or np.any(values != np.round(values)):
+        raise ValueError("counts must be finite whole numbers >= 0 (haloes per voxel).")
+
+
 def poisson_log_likelihood(counts, rate):
     """ln P(counts | rate) summed over voxels, Poisson. counts, rate: same shape, rate > 0.
 
+    counts : whole numbers >= 0 (checked when concrete); rate : expected counts, > 0.
     jit, vmap and grad safe (in ``rate``).
     """
+    if np.shape(counts) != np.shape(rate):
+        raise ValueError(f"counts and rate must have the same shape; got {np.shape(counts)} and {np.shape(rate)}.")
+    _check_counts(counts)
     counts = jnp.asarray(counts, rate.dtype)
     return jnp.sum(counts * jnp.log(rate) - rate - gammaln(counts + 1.0))
 
@@ -194,17 +209,29 @@ def make_posterior(
     sigma8_prior : (mean, sd) of the Gaussian prior on sigma8
 
     Returns a ``NeuralBiasPosterior``; its ``log_density`` is jit, vmap and grad safe.
+    ``counts`` may be traced (many synthetic data sets under ``vmap``); their values are
+    then not checked.
     """
-    counts = np.asarray(counts)
-    if counts.shape != tuple(config.mesh_shape):
-        raise ValueError(f"counts must have shape {tuple(config.mesh_shape)}; got {counts.shape}.")
-    if np.any(counts < 0) or not np.all(np.isfinite(counts)):
-        raise ValueError("counts must be finite and >= 0.")
-    if weight_scale <= 0 or sigma8_prior[1] <= 0:
-        raise ValueError("weight_scale and the sd in sigma8_prior must be > 0.")
+    mesh_shape = tuple(config.mesh_shape)
+    if np.shape(counts) != mesh_shape:
+        raise ValueError(f"counts must have shape {mesh_shape}; got {np.shape(counts)}.")
+    _check_counts(counts)
+    if not (np.isfinite(weight_scale) and weight_scale > 0):
+        raise ValueError(f"weight_scale must be > 0; got {weight_scale!r}.")
+    try:
+        mu8, sd8 = (float(v) for v in sigma8_prior)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"sigma8_prior must be a pair (mean, sd) of numbers; got {sigma8_prior!r}.") from err
+    if not (np.isfinite(mu8) and np.isfinite(sd8) and sd8 > 0):
+        raise ValueError(f"sigma8_prior must be (mean, sd) with a finite mean and sd > 0; got {sigma8_prior!r}.")
+    try:
+        out = jax.eval_shape(network.apply, example_params, jax.ShapeDtypeStruct(mesh_shape, config.float_dtype))
+    except Exception as err:  # flax raises its own errors for parameters of another network
+        raise ValueError(f"example_params must be parameters of network: {err}") from err
+    if np.shape(out) != mesh_shape:
+        raise ValueError(f"network must map a {mesh_shape} density to a {mesh_shape} rate; it returns {np.shape(out)}.")
     flat, unravel = ravel_pytree(example_params)
     counts = jnp.asarray(counts)
-    mu8, sd8 = sigma8_prior
 
     def rate(position):
         delta = matter_density(family, position["sigma8"], config)
@@ -304,6 +331,9 @@ def sample_posterior(
     """
     if backend not in ("blackjax", "numpyro"):
         raise ValueError(f"backend must be 'blackjax' or 'numpyro'; got {backend!r}.")
+    num_warmup, num_samples, num_chains = check_sampler_settings(
+        num_warmup, num_samples, num_chains, target_accept, jitter
+    )
     mass = laplace_inverse_mass(posterior.log_density, init_position) if laplace else None
     if mass is not None and not dense_mass:
         mass = np.diag(mass)
@@ -315,9 +345,7 @@ def sample_posterior(
     if backend == "blackjax":
         return nuts_blackjax(key, posterior.log_density, init_position, jitter=jitter, **options)
     k_init, k_run = jax.random.split(key)
-    init = jax.tree_util.tree_map(
-        lambda x: x + jitter * jax.random.normal(k_init, (num_chains,) + jnp.shape(x)), init_position
-    )
+    init = chain_starts(k_init, init_position, num_chains, jitter)
     return nuts_numpyro(k_run, numpyro_model(posterior), init_params=init, **options)
 
 
@@ -326,6 +354,7 @@ def posterior_rates(posterior: NeuralBiasPosterior, result: MCMCResult, n_draws:
 
     The draws are spread evenly over all chains. Not jit safe (reads numpy samples).
     """
+    n_draws = check_int("n_draws", n_draws)
     weights = result.flat("weights")
     sigma8 = result.flat("sigma8")
     idx = np.linspace(0, weights.shape[0] - 1, min(n_draws, weights.shape[0])).astype(int)

@@ -64,11 +64,28 @@ def test_bad_abc_inputs_raise():
     obs = jnp.array([0.0])
     with pytest.raises(ValueError, match="quantile must be in"):
         rejection_abc(jax.random.key(0), simulator, prior_sample, obs, n_simulations=100, quantile=0.0)
-    with pytest.raises(ValueError, match="n_simulations must be a positive int"):
+    with pytest.raises(ValueError, match="n_simulations must be an integer >= 1"):
         rejection_abc(jax.random.key(0), simulator, prior_sample, obs, n_simulations=0)
+    with pytest.raises(ValueError, match="observed must be a .p,. summary of the simulator's shape .1,."):
+        rejection_abc(jax.random.key(0), simulator, prior_sample, jnp.zeros(2), n_simulations=10)
+    with pytest.raises(ValueError, match="metric must be symmetric positive definite"):
+        make_distance(obs, metric=-jnp.eye(1))
     with pytest.raises(ValueError, match="observed contains NaN"):
         rejection_abc(jax.random.key(0), simulator, prior_sample, jnp.array([jnp.nan]), n_simulations=10)
     with pytest.raises(ValueError, match="metric must have shape"):
         make_distance(obs, metric=jnp.eye(2))
     with pytest.raises(ValueError, match="initial_simulations must be"):
         pmc_abc(simulator, prior_sample, prior_log_prob, obs, n_particles=100, initial_simulations=50)
+    with pytest.raises(ValueError, match="initial_simulations must be an integer >= 100"):
+        pmc_abc(simulator, prior_sample, prior_log_prob, obs, n_particles=100, initial_simulations=0)
+
+
+def test_simulations_come_in_equal_batches_and_are_all_counted():
+    # 1025 draws in batches of at most 1024: two batches of 513, every one of them used
+    res = rejection_abc(jax.random.key(0), simulator, prior_sample, jnp.array([XBAR]), n_simulations=1025,
+                        quantile=0.1, batch_size=1024)
+    assert int(res.n_simulations) == 1026
+    assert res.samples.shape == (103, 1)
+    algo = pmc_abc(simulator, prior_sample, prior_log_prob, jnp.array([XBAR]), n_particles=50,
+                   initial_simulations=300, batch_size=128)
+    assert int(algo.init(jax.random.key(1)).n_simulations) == 300

@@ -68,6 +68,10 @@ def test_bad_field_level_inputs_raise():
         make_field_posterior(jnp.zeros((4, 4, 4)), 1.0, COSMO, cfg)
     with pytest.raises(ValueError, match="noise_sigma must be > 0"):
         make_field_posterior(jnp.zeros((8, 8, 8)), 0.0, COSMO, cfg)
+    with pytest.raises(ValueError, match="data contains NaN"):
+        make_field_posterior(jnp.zeros((8, 8, 8)).at[1, 2, 3].set(jnp.nan), 1.0, COSMO, cfg)
+    with pytest.raises(ValueError, match="a must be a scale factor > 0"):
+        make_field_posterior(jnp.zeros((8, 8, 8)), 1.0, COSMO, cfg, a=0.0)
 
 
 @pytest.mark.parametrize("a, order", [(1.0, 2), (0.5, 1)])

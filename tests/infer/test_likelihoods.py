@@ -50,6 +50,14 @@ def test_sellentin_heavens_tends_to_gaussian_and_has_heavier_tails(x64):
 
 
 def test_bad_likelihood_inputs_raise():
+    with pytest.raises(ValueError, match="model must have the data's shape"):
+        gaussian_log_likelihood(jnp.ones(3), jnp.zeros(1), jnp.eye(3))
+    with pytest.raises(ValueError, match="precision must have shape \\(3, 3\\)"):
+        gaussian_log_likelihood(jnp.ones(3), jnp.zeros(3), jnp.eye(2))
+    with pytest.raises(ValueError, match="data must be a \\(p,\\) summary vector"):
+        sellentin_heavens_log_likelihood(jnp.ones((3, 1)), jnp.zeros((3, 1)), jnp.eye(3), 10)
+    with pytest.raises(ValueError, match="n_sims must be an integer >= 4"):
+        sellentin_heavens_log_likelihood(jnp.ones(3), jnp.zeros(3), jnp.eye(3), 3)
     with pytest.raises(ValueError, match="n_sims must exceed"):
         precision_from_simulations(np.zeros((5, 4)))
     with pytest.raises(ValueError, match="correction must be"):

@@ -137,8 +137,30 @@ def test_bad_counts_raise():
     cfg, noise, fam, net, params, counts = setup(8)
     with pytest.raises(ValueError, match="counts must have shape"):
         make_posterior(counts[:4], fam, net, params, cfg)
-    with pytest.raises(ValueError, match="counts must be finite and >= 0"):
+    with pytest.raises(ValueError, match="counts must be finite whole numbers >= 0"):
         make_posterior(-np.ones((8, 8, 8)), fam, net, params, cfg)
+    with pytest.raises(ValueError, match="counts must be finite whole numbers >= 0"):
+        make_posterior(counts + 0.5, fam, net, params, cfg)
+    with pytest.raises(ValueError, match="sigma8_prior must be a pair"):
+        make_posterior(counts, fam, net, params, cfg, sigma8_prior=0.8)
+    with pytest.raises(ValueError, match="sigma8_prior must be .mean, sd. with a finite mean and sd > 0"):
+        make_posterior(counts, fam, net, params, cfg, sigma8_prior=(0.8, -0.1))
+    with pytest.raises(ValueError, match="weight_scale must be > 0"):
+        make_posterior(counts, fam, net, params, cfg, weight_scale=0.0)
+    other = NeuralBias(features=1).init(jax.random.key(0), jnp.zeros((8, 8, 8)))
+    with pytest.raises(ValueError, match="example_params must be parameters of network"):
+        make_posterior(counts, fam, net, other, cfg)
+    rate = jnp.ones((8, 8, 8))
+    with pytest.raises(ValueError, match="counts and rate must have the same shape"):
+        poisson_log_likelihood(counts[:4], rate)
+    with pytest.raises(ValueError, match="counts must be finite whole numbers"):
+        poisson_log_likelihood(counts - 1.0, rate)
+    # traced counts (many synthetic data sets under vmap) are accepted unchecked
+    batch = jnp.stack([counts, counts + 1]).astype(rate.dtype)
+    log_l = jax.vmap(lambda c: make_posterior(c, fam, net, params, cfg).log_likelihood(
+        {"weights": ravel_pytree(params)[0], "sigma8": jnp.asarray(COSMO.sigma8)}))(batch)
+    rate_true = net.apply(params, matter_density(fam, COSMO.sigma8, cfg))
+    np.testing.assert_allclose(log_l, [poisson_log_likelihood(c, rate_true) for c in batch], rtol=1e-5)
 
 
 def one_filter_problem(n):

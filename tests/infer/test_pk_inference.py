@@ -4,6 +4,7 @@ covariance -> NUTS posterior of (sigma8, Omega_c) that covers the truth."""
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from cosmojax.cosmology import linear_power, planck2018
 from cosmojax.infer import (
@@ -58,6 +59,28 @@ def test_nuts_on_binned_power_recovers_sigma8_and_omega_c():
     for name, truth in (("sigma8", TRUTH.sigma8), ("Omega_c", TRUTH.Omega_c)):
         lo, hi = np.percentile(res.flat(name), [2.5, 97.5])
         assert lo < truth < hi, (name, lo, hi)
-    # the Sellentin-Heavens likelihood gives a wider, still covering, answer at the MAP
-    mean, cov = sample_covariance(sims)
-    assert float(sellentin_heavens_log_likelihood(data, mean, cov, 150)) > float(-jnp.inf)
+
+    # sigma8 on a grid (Omega_c at the truth), with a covariance from only n = 30 of the
+    # simulations. The model is linear in sigma8 near the peak, so chi^2 = chi2_min + u^2
+    # with u in units of the plain Gaussian's sd, and Sellentin-Heavens,
+    # (1 + chi^2 / (n - 1))^(-n/2), is a Student t in u with n - 1 degrees of freedom and
+    # scale^2 (n - 1 + chi2_min) / (n - 1): its sd is sqrt((n - 1 + chi2_min) / (n - 3))
+    # times the Gaussian's, about the same peak.
+    n = 30
+    _, cov = sample_covariance(sims[:n])
+    grid = jnp.linspace(0.6, 1.0, 801)
+    models = jax.vmap(lambda s: model_power(jnp.stack([s, jnp.asarray(TRUTH.Omega_c)])))(grid)
+
+    def moments(log_like):
+        w = np.exp(np.asarray(log_like, float) - np.max(log_like))
+        w /= w.sum()
+        mean = np.sum(w * grid)
+        return mean, np.sqrt(np.sum(w * (grid - mean) ** 2))
+
+    plain_log_like = jax.vmap(lambda m: gaussian_log_likelihood(data, m, jnp.linalg.inv(cov)))(models)
+    sh = moments(jax.vmap(lambda m: sellentin_heavens_log_likelihood(data, m, cov, n))(models))
+    plain = moments(plain_log_like)
+    chi2_min = -2.0 * float(jnp.max(plain_log_like))
+    assert grid[0] + 6 * sh[1] < sh[0] < grid[-1] - 6 * sh[1]  # the grid holds the likelihood
+    assert sh[1] / plain[1] == pytest.approx(np.sqrt((n - 1 + chi2_min) / (n - 3)), rel=0.01)
+    assert abs(sh[0] - plain[0]) < 0.05 * plain[1]  # same peak, symmetric tails
