@@ -46,7 +46,16 @@ from cosmojax.infer.likelihoods import (
 )
 from cosmojax.infer.laplace import Laplace, laplace_approximation
 from cosmojax.infer.mcmc import (
-    ChainDraws, MCMCResult, chain_starts, laplace_inverse_mass, nuts_blackjax, nuts_chain, nuts_numpyro,
+    ChainDraws,
+    MCMCResult,
+    NUTSCheckpoint,
+    chain_starts,
+    concatenate_draws,
+    laplace_inverse_mass,
+    nuts_blackjax,
+    nuts_chain,
+    nuts_numpyro,
+    resume_nuts_blackjax,
 )
 from cosmojax.infer.modes import ModeSamples, distinct_modes, sample_modes, weighted_draws
 from cosmojax.infer.neural_bias import (
@@ -98,6 +107,9 @@ __all__ = [
     "nuts_blackjax",
     "nuts_chain",
     "chain_starts",
+    "NUTSCheckpoint",
+    "resume_nuts_blackjax",
+    "concatenate_draws",
     "laplace_inverse_mass",
     "Laplace",
     "laplace_approximation",

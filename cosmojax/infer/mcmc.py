@@ -34,6 +34,8 @@ class MCMCResult(NamedTuple):
     seconds : float, wall time of warm-up and sampling
     num_steps : (n_chains, n_draws) int numpy array, leapfrog steps (gradient evaluations)
         of each transition after warm-up
+    checkpoint : where the chains stopped (``NUTSCheckpoint`` from ``nuts_blackjax``), to
+        continue them with ``resume_nuts_blackjax``; None from ``nuts_numpyro``
     """
 
     samples: dict
@@ -43,6 +45,7 @@ class MCMCResult(NamedTuple):
     acceptance: float
     seconds: float
     num_steps: np.ndarray
+    checkpoint: Any = None
 
     @property
     def gradient_evaluations(self) -> int:
@@ -246,6 +249,40 @@ class ChainDraws(NamedTuple):
     num_steps: jax.Array
 
 
+def _nuts_warmup(warmup_key, log_density, position, *, num_warmup, target_accept, dense_mass, max_tree_depth,
+                 inverse_mass_matrix):
+    """blackjax window adaptation from ``position``: (NUTS state, tuned parameters)."""
+    import blackjax
+
+    warmup = blackjax.window_adaptation(
+        blackjax.nuts, log_density, is_mass_matrix_diagonal=not dense_mass,
+        target_acceptance_rate=target_accept, max_num_doublings=max_tree_depth,
+        initial_inverse_mass_matrix=inverse_mass_matrix,
+    )
+    (state, params), _ = warmup.run(warmup_key, position, num_steps=num_warmup)
+    # the tree depth is static: it stays out of the tuned (traced) parameters
+    return state, {k: v for k, v in params.items() if k != "max_num_doublings"}
+
+
+def _nuts_draws(log_density, state, params, keys, max_tree_depth):
+    """One NUTS transition per key from ``state`` with fixed ``params`` (step_size,
+    inverse_mass_matrix): (last state, ChainDraws)."""
+    import blackjax
+
+    step = blackjax.nuts(log_density, **params, max_num_doublings=max_tree_depth).step
+
+    def one(state, k):
+        state, info = step(k, state)
+        return state, ChainDraws(state.position, info.is_divergent, info.acceptance_rate, info.num_integration_steps)
+
+    return jax.lax.scan(one, state, keys)
+
+
+def _draw_keys(key, first, length: int):
+    """Keys of transitions first, ..., first + length - 1 after warm-up: ``fold_in(key, i)``."""
+    return jax.vmap(lambda i: jax.random.fold_in(key, i))(first + jnp.arange(length))
+
+
 def nuts_chain(
     warmup_key,
     sample_key,
@@ -269,22 +306,81 @@ def nuts_chain(
     safe: vmap it over keys, starting points, or data that ``log_density`` closes over
     (e.g. many synthetic data sets at once).
     """
-    import blackjax
-
-    warmup = blackjax.window_adaptation(
-        blackjax.nuts, log_density, is_mass_matrix_diagonal=not dense_mass,
-        target_acceptance_rate=target_accept, max_num_doublings=max_tree_depth,
-        initial_inverse_mass_matrix=inverse_mass_matrix,
+    state, params = _nuts_warmup(
+        warmup_key, log_density, initial_position, num_warmup=num_warmup, target_accept=target_accept,
+        dense_mass=dense_mass, max_tree_depth=max_tree_depth, inverse_mass_matrix=inverse_mass_matrix,
     )
-    (state, params), _ = warmup.run(warmup_key, initial_position, num_steps=num_warmup)
-    step = blackjax.nuts(log_density, **params).step  # params carry max_num_doublings
+    return _nuts_draws(log_density, state, params, _draw_keys(sample_key, 0, num_samples), max_tree_depth)[1]
 
-    def one(state, k):
-        state, info = step(k, state)
-        return state, ChainDraws(state.position, info.is_divergent, info.acceptance_rate, info.num_integration_steps)
 
-    _, out = jax.lax.scan(one, state, jax.random.split(sample_key, num_samples))
-    return out
+class NUTSCheckpoint(NamedTuple):
+    """Where blackjax NUTS chains stopped: enough to continue them without a new warm-up.
+
+    state : blackjax NUTS state (position, log density and its gradient), leaves with a
+        leading (num_chains,) axis; ``state.position`` is each chain's last draw
+    params : the warm-up's tuning, leaves (num_chains, ...): "step_size" (num_chains,),
+        "inverse_mass_matrix" (num_chains, d, d) or (num_chains, d) over the raveled position
+    key : (num_chains,) keys; transition i of a chain draws from ``fold_in(key, i)``
+    draws : transitions after warm-up so far (the i of the next one)
+    max_tree_depth : the run's cap of 2^max_tree_depth - 1 leapfrog steps per transition
+
+    Arrays and an int: save it with pickle (or its leaves with ``numpy.savez``) and pass
+    it to ``resume_nuts_blackjax``.
+    """
+
+    state: Any
+    params: Any
+    key: jax.Array
+    draws: int = 0
+    max_tree_depth: int = 10
+
+
+def _batched(fn, chain_method):
+    """``fn`` over a leading chain axis of every argument: vmap, or one chain at a time."""
+    if chain_method == "vectorized":
+        return jax.vmap(fn)
+    return lambda *per_chain: jax.lax.map(lambda args: fn(*args), per_chain)
+
+
+def _sample_blocks(log_density, checkpoint: NUTSCheckpoint, num_samples, chain_method, progress, block):
+    """Draw ``num_samples`` transitions per chain from ``checkpoint`` in compiled blocks.
+
+    The block length is the largest divisor of num_samples up to ``block`` (one compiled
+    scan for every block); a tqdm bar advances block by block. Returns (ChainDraws with
+    leaves (chains, num_samples, ...), the checkpoint after the last draw).
+    """
+    from tqdm.auto import tqdm
+
+    length = max(b for b in range(1, min(block, num_samples) + 1) if num_samples % b == 0)
+
+    def chain_block(key, state, params, first):
+        return _nuts_draws(log_density, state, params, _draw_keys(key, first, length), checkpoint.max_tree_depth)
+
+    run = jax.jit(_batched(chain_block, chain_method))
+    state, params, done = checkpoint.state, checkpoint.params, int(checkpoint.draws)
+    chains = checkpoint.key.shape[0]
+    parts = []
+    with tqdm(total=num_samples, desc="NUTS", disable=not progress) as bar:
+        for first in range(done, done + num_samples, length):
+            state, draws = run(checkpoint.key, state, params, jnp.full((chains,), first))
+            parts.append(draws)
+            bar.update(length)
+    draws = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs, axis=1), *parts)
+    return draws, checkpoint._replace(state=state, draws=done + num_samples)
+
+
+def _result(draws: ChainDraws, checkpoint: NUTSCheckpoint, seconds: float) -> MCMCResult:
+    positions = draws.positions
+    if isinstance(positions, dict):
+        samples = {k: np.asarray(v) for k, v in positions.items()}
+    else:
+        leaves = jax.tree_util.tree_leaves(positions)
+        samples = {"x": np.asarray(leaves[0])} if len(leaves) == 1 else {f"x{i}": np.asarray(v) for i, v in enumerate(leaves)}
+    rhat, ess = chain_diagnostics(samples)
+    return MCMCResult(
+        samples, rhat, ess, int(np.sum(draws.is_divergent)), float(np.mean(draws.acceptance_rate)), seconds,
+        np.asarray(draws.num_steps), checkpoint,
+    )
 
 
 def nuts_blackjax(
@@ -301,6 +397,8 @@ def nuts_blackjax(
     inverse_mass_matrix=None,
     jitter: float = 0.1,
     chain_method: str = "vectorized",
+    progress: bool = False,
+    block: int = 100,
 ) -> MCMCResult:
     """Run NUTS (blackjax) on a log-density function of a pytree.
 
@@ -312,20 +410,25 @@ def nuts_blackjax(
         chain starts from it plus Gaussian ``jitter`` (a scale in the position's units)
     num_warmup, num_samples, num_chains, target_accept, dense_mass, max_tree_depth,
     chain_method : as in ``nuts_numpyro`` ("sequential" runs the chains in a ``lax.map``
-        inside one compiled program)
+        inside each compiled call)
     inverse_mass_matrix : optional starting inverse mass matrix over the position raveled
         by ``jax.flatten_util.ravel_pytree``, (d, d) with ``dense_mass`` or (d,)
+    progress : show a tqdm bar over the draws (warm-up is one compiled call before it)
+    block : with ``progress``, draws per compiled call (the largest divisor of
+        num_samples up to it); without, all draws are one call
 
     Returns
     -------
     MCMCResult; ``samples`` is a dict (the position's keys, or "x" for a non-dict
-    position). Warm-up is blackjax's window adaptation, per chain. Not jit-safe (it
-    drives jit-compiled sampling).
+    position); ``checkpoint`` continues the chains (``resume_nuts_blackjax``). Warm-up is
+    blackjax's window adaptation, per chain. Not jit-safe (it drives jit-compiled
+    sampling).
     """
     num_warmup, num_samples, num_chains = check_sampler_settings(
         num_warmup, num_samples, num_chains, target_accept, jitter
     )
-    check_int("max_tree_depth", max_tree_depth)
+    max_tree_depth = check_int("max_tree_depth", max_tree_depth)
+    block = check_int("block", block)
     _check_chain_method(chain_method)
     if inverse_mass_matrix is not None:
         inverse_mass_matrix = _check_inverse_mass(inverse_mass_matrix, dense_mass)
@@ -333,30 +436,73 @@ def nuts_blackjax(
     k_init, k_warm, k_sample = jax.random.split(key, 3)
     starts = chain_starts(k_init, initial_position, num_chains, jitter)
 
-    def run_chain(k_w, k_s, position):
-        return nuts_chain(k_w, k_s, log_density, position, num_warmup=num_warmup, num_samples=num_samples,
-            target_accept=target_accept, dense_mass=dense_mass, max_tree_depth=max_tree_depth,
-            inverse_mass_matrix=inverse_mass_matrix,
+    def warm(k_w, position):
+        return _nuts_warmup(
+            k_w, log_density, position, num_warmup=num_warmup, target_accept=target_accept, dense_mass=dense_mass,
+            max_tree_depth=max_tree_depth, inverse_mass_matrix=inverse_mass_matrix,
         )
 
-    if chain_method == "vectorized":
-        run_all = jax.vmap(run_chain)
-    else:
-        def run_all(*per_chain):
-            return jax.lax.map(lambda args: run_chain(*args), per_chain)
-
     start = time.perf_counter()
-    positions, divergent, accept, num_steps = jax.jit(run_all)(
-        jax.random.split(k_warm, num_chains), jax.random.split(k_sample, num_chains), starts
+    state, params = jax.jit(_batched(warm, chain_method))(jax.random.split(k_warm, num_chains), starts)
+    checkpoint = NUTSCheckpoint(state, params, jax.random.split(k_sample, num_chains), 0, max_tree_depth)
+    draws, checkpoint = _sample_blocks(
+        log_density, checkpoint, num_samples, chain_method, progress, block if progress else num_samples
     )
-    jax.block_until_ready(positions)
-    seconds = time.perf_counter() - start
-    if isinstance(positions, dict):
-        samples = {k: np.asarray(v) for k, v in positions.items()}
-    else:
-        leaves = jax.tree_util.tree_leaves(positions)
-        samples = {"x": np.asarray(leaves[0])} if len(leaves) == 1 else {f"x{i}": np.asarray(v) for i, v in enumerate(leaves)}
+    jax.block_until_ready(draws)
+    return _result(draws, checkpoint, time.perf_counter() - start)
+
+
+def resume_nuts_blackjax(
+    log_density: Callable[[Any], jax.Array],
+    checkpoint: NUTSCheckpoint,
+    *,
+    num_samples: int = 500,
+    chain_method: str = "vectorized",
+    progress: bool = False,
+    block: int = 100,
+) -> MCMCResult:
+    """Continue the chains of a ``nuts_blackjax`` run for ``num_samples`` more draws.
+
+    log_density : the same log density; checkpoint : ``MCMCResult.checkpoint`` of the
+    run (or of an earlier resumption). No warm-up: the chains go on from their last
+    states with their adapted step sizes and mass matrices, and their random streams go
+    on where they stopped (transition i draws from ``fold_in(key, i)``), so a run resumed
+    in pieces gives the same draws as one run of the total length (to round-off in
+    float32; so does any ``block``). ``concatenate_draws`` joins the
+    results. chain_method, progress, block : as in ``nuts_blackjax``. Not jit-safe.
+    """
+    num_samples = check_sampler_settings(1, num_samples)[1]
+    block = check_int("block", block)
+    _check_chain_method(chain_method)
+    if not isinstance(checkpoint, NUTSCheckpoint):
+        raise ValueError(f"checkpoint must be the NUTSCheckpoint of a nuts_blackjax result; got {type(checkpoint).__name__}.")
+    start = time.perf_counter()
+    draws, checkpoint = _sample_blocks(
+        log_density, checkpoint, num_samples, chain_method, progress, block if progress else num_samples
+    )
+    jax.block_until_ready(draws)
+    return _result(draws, checkpoint, time.perf_counter() - start)
+
+
+def concatenate_draws(first: MCMCResult, second: MCMCResult) -> MCMCResult:
+    """One result from two runs of the same chains, ``second`` continuing ``first``.
+
+    Draws and leapfrog steps are joined along the draw axis and the diagnostics computed
+    afresh; divergences and seconds add, acceptance is the draw-weighted mean, and the
+    checkpoint is ``second``'s. ValueError unless both have the same sites and chains.
+    Host-side (numpy).
+    """
+    if first.samples.keys() != second.samples.keys():
+        raise ValueError(f"second must have first's sites {sorted(first.samples)}; got {sorted(second.samples)}.")
+    for name, x in first.samples.items():
+        y = second.samples[name]
+        if x.shape[0] != y.shape[0] or x.shape[2:] != y.shape[2:]:
+            raise ValueError(f"second's site {name!r} must have first's chains and shape; got {y.shape} and {x.shape}.")
+    samples = {name: np.concatenate([x, second.samples[name]], axis=1) for name, x in first.samples.items()}
     rhat, ess = chain_diagnostics(samples)
+    n1, n2 = first.num_steps.size, second.num_steps.size
     return MCMCResult(
-        samples, rhat, ess, int(np.sum(divergent)), float(np.mean(accept)), seconds, np.asarray(num_steps)
+        samples, rhat, ess, first.divergences + second.divergences,
+        (n1 * first.acceptance + n2 * second.acceptance) / (n1 + n2), first.seconds + second.seconds,
+        np.concatenate([first.num_steps, second.num_steps], axis=1), second.checkpoint,
     )

@@ -313,6 +313,7 @@ def sample_posterior(
     max_tree_depth: int = 10,
     laplace: bool = True,
     chain_method: str = "vectorized",
+    progress: bool = False,
 ) -> MCMCResult:
     """NUTS over (weights, sigma8) with blackjax or numpyro, from ``init_position``.
 
@@ -325,9 +326,10 @@ def sample_posterior(
     identity, which spares the early warm-up trajectories of up to 2^max_tree_depth
     steps on this ill-conditioned posterior (Hessian condition numbers of 1e4-1e5).
     ``chain_method`` is "vectorized" (chains under ``vmap``: best on a GPU) or
-    "sequential" (cheaper on a CPU; see ``nuts_numpyro``). Returns an ``MCMCResult`` with
-    sites "weights" (chains, draws, n_weights) and "sigma8" (chains, draws). Not jit safe
-    (it drives compiled sampling).
+    "sequential" (cheaper on a CPU; see ``nuts_numpyro``); ``progress`` shows a progress
+    bar. Returns an ``MCMCResult`` with sites "weights" (chains, draws, n_weights) and
+    "sigma8" (chains, draws); with blackjax, ``resume_nuts_blackjax(posterior.log_density,
+    result.checkpoint)`` draws more. Not jit safe (it drives compiled sampling).
     """
     if backend not in ("blackjax", "numpyro"):
         raise ValueError(f"backend must be 'blackjax' or 'numpyro'; got {backend!r}.")
@@ -343,10 +345,10 @@ def sample_posterior(
         chain_method=chain_method,
     )
     if backend == "blackjax":
-        return nuts_blackjax(key, posterior.log_density, init_position, jitter=jitter, **options)
+        return nuts_blackjax(key, posterior.log_density, init_position, jitter=jitter, progress=progress, **options)
     k_init, k_run = jax.random.split(key)
     init = chain_starts(k_init, init_position, num_chains, jitter)
-    return nuts_numpyro(k_run, numpyro_model(posterior), init_params=init, **options)
+    return nuts_numpyro(k_run, numpyro_model(posterior), init_params=init, progress_bar=progress, **options)
 
 
 def posterior_rates(posterior: NeuralBiasPosterior, result: MCMCResult, n_draws: int = 100):

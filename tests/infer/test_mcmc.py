@@ -6,8 +6,11 @@ import numpyro.distributions as dist
 import pytest
 
 from cosmojax.infer import (
+    NUTSCheckpoint,
     chain_diagnostics,
     chain_starts,
+    concatenate_draws,
+    resume_nuts_blackjax,
     interval_coverage,
     laplace_inverse_mass,
     nuts_blackjax,
@@ -266,3 +269,29 @@ def test_chain_starts_jitter_every_component_independently():
     # a key per leaf: no component repeats another's draws (4000 draws: |r| < 0.06 by 4 sigma)
     r = np.corrcoef(np.c_[a, b].T)
     assert np.max(np.abs(r - np.eye(4))) < 0.06
+
+
+def test_resumed_chains_continue_exactly_and_progress_blocks_do_not_change_draws(x64):
+    def target(position):  # defined here: float64 under x64 whatever ran before
+        r = position["theta"] - jnp.array([1.0, -2.0])
+        return -0.5 * r @ jnp.linalg.solve(jnp.array([[1.0, 0.8], [0.8, 2.0]]), r)
+
+    options = dict(num_warmup=50, num_chains=2, chain_method="vectorized")
+    start = {"theta": jnp.zeros(2)}
+    whole = nuts_blackjax(jax.random.key(3), target, start, num_samples=40, **options)
+    first = nuts_blackjax(jax.random.key(3), target, start, num_samples=16, progress=True, block=8, **options)
+    second = resume_nuts_blackjax(target, first.checkpoint, num_samples=24, chain_method="sequential")
+    joined = concatenate_draws(first, second)
+    np.testing.assert_allclose(joined.samples["theta"], whole.samples["theta"], rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(joined.num_steps, whole.num_steps)
+    assert joined.samples["theta"].shape == (2, 40, 2) and joined.checkpoint.draws == 40
+    assert joined.divergences == whole.divergences
+    assert joined.acceptance == pytest.approx(whole.acceptance, rel=1e-10)
+    np.testing.assert_allclose(joined.rhat["theta"], whole.rhat["theta"], rtol=1e-10)
+    # the checkpoint is the state after the last draw: its position is that draw
+    np.testing.assert_allclose(whole.checkpoint.state.position["theta"], whole.samples["theta"][:, -1], rtol=1e-12)
+    with pytest.raises(ValueError, match="checkpoint must be the NUTSCheckpoint"):
+        resume_nuts_blackjax(target, whole.checkpoint._asdict())
+    with pytest.raises(ValueError, match="second must have first's sites"):
+        concatenate_draws(first, first._replace(samples={"x": first.samples["theta"]}))
+    assert isinstance(whole.checkpoint, NUTSCheckpoint)
