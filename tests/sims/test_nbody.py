@@ -112,10 +112,10 @@ def test_gradients_match_finite_differences(x64):
 def test_gradient_of_a_power_spectrum_and_correlation_loss_matches_finite_differences(x64):
     # the inference use: a loss on summary statistics of a PM run, differentiated with
     # respect to the cosmology and the initial white noise
-    config = SimConfig(mesh_shape=16, box_size=128.0, a_init=0.1, steps=3, dtype="float64")
+    config = SimConfig(mesh_shape=8, box_size=64.0, a_init=0.1, steps=3, dtype="float64")
     noise = white_noise(jax.random.key(3), config.mesh_shape)
     kedges = default_kedges(config.mesh_shape, config.box_size)
-    redges = np.array([8.0, 16.0, 24.0, 32.0, 48.0])
+    redges = np.array([8.0, 16.0, 24.0, 32.0])
     target = power_spectrum(density(lpt(noise, COSMO, config).disp, config), config.box_size, kedges=kedges).power
 
     def loss(omega_c, sigma8, noise):
@@ -136,7 +136,7 @@ def test_gradient_of_a_power_spectrum_and_correlation_loss_matches_finite_differ
     assert abs(float(grads[1])) > 1.0  # the PM run has grown power above 2LPT's: the loss has a slope
     np.testing.assert_allclose(grads[0], central((eps, 0.0, zero)), rtol=1e-5)
     np.testing.assert_allclose(grads[1], central((0.0, eps, zero)), rtol=1e-5)
-    for index in [(0, 0, 1), (9, 4, 13), (15, 7, 2)]:
+    for index in [(0, 0, 1), (5, 4, 3), (7, 6, 2)]:
         np.testing.assert_allclose(grads[2][index], central((0.0, 0.0, zero.at[index].set(eps))), rtol=1e-4)
 
 
