@@ -35,6 +35,20 @@ def check_finite(name: str, x) -> None:
         raise ValueError(f"{name} contains NaN or infinite values; remove or replace them.")
 
 
+def check_symmetric_positive_definite(name: str, matrix, hint: str = "") -> None:
+    """Raise unless a concrete (d, d) matrix is finite, symmetric (to a relative 1e-6) and
+    positive definite; ``hint`` ends the message (e.g. " (e.g. a Fisher matrix)").
+
+    Host-side; traced values are skipped, so it is safe to call under jit, vmap and grad.
+    """
+    if not is_concrete(matrix):
+        return
+    check_finite(name, matrix)
+    m = np.asarray(matrix, dtype=float)
+    if not np.allclose(m, m.T, rtol=1e-6, atol=0.0) or np.linalg.eigvalsh(m).min() <= 0:
+        raise ValueError(f"{name} must be symmetric positive definite{hint}.")
+
+
 def check_positive(name: str, x, *, strict: bool = True) -> None:
     """Raise unless every concrete value of ``x`` is > 0 (or >= 0 when not strict).
 

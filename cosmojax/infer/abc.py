@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_finite, check_int, is_concrete
+from cosmojax._validate import check_finite, check_int, check_symmetric_positive_definite
 
 _HI = jax.lax.Precision.HIGHEST
 
@@ -89,11 +89,7 @@ def make_distance(observed, metric=None) -> Callable:
     m = jnp.asarray(metric)
     if m.shape != (obs.size, obs.size):
         raise ValueError(f"metric must have shape ({obs.size}, {obs.size}); got {m.shape}.")
-    check_finite("metric", m)
-    if is_concrete(m):
-        values = np.asarray(m, dtype=float)
-        if not np.allclose(values, values.T, rtol=1e-6, atol=0.0) or np.linalg.eigvalsh(values).min() <= 0:
-            raise ValueError("metric must be symmetric positive definite (e.g. a Fisher matrix).")
+    check_symmetric_positive_definite("metric", m, " (e.g. a Fisher matrix)")
     return lambda s: jnp.sqrt(jnp.maximum(jnp.linalg.multi_dot([s - obs, m, s - obs], precision=_HI), 0.0))
 
 
@@ -115,8 +111,8 @@ def _prior_batches(key, simulator, prior_sample, distance, n_simulations, batch_
         return thetas, _simulate(simulator, distance, k_sim, thetas)
 
     thetas, dists = jax.lax.map(one, jax.random.split(key, n_batches))
-    thetas = thetas.reshape((-1, thetas.shape[-1]))
-    return thetas, jnp.where(jnp.isnan(dists.reshape(-1)), jnp.inf, dists.reshape(-1))
+    thetas, dists = thetas.reshape((-1, thetas.shape[-1])), dists.reshape(-1)
+    return thetas, jnp.where(jnp.isnan(dists), jnp.inf, dists)
 
 
 def _check_summaries(simulator, prior_sample, observed):

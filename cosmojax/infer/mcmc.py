@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_finite, check_int
+from cosmojax._validate import check_finite, check_int, check_symmetric_positive_definite
 from cosmojax.infer.diagnostics import chain_diagnostics, max_rhat, min_ess
 from cosmojax.infer.laplace import laplace_approximation
 
@@ -121,10 +121,9 @@ def _check_inverse_mass(matrix, dense_mass: bool) -> jax.Array:
     symmetric positive definite with ``dense_mass`` or (d,) positive without."""
     m = np.asarray(matrix, dtype=float)
     if dense_mass:
-        if m.ndim != 2 or m.shape[0] != m.shape[1] or not np.allclose(m, m.T, rtol=1e-6, atol=0.0):
+        if m.ndim != 2 or m.shape[0] != m.shape[1]:
             raise ValueError(f"inverse_mass_matrix must be a symmetric (d, d) array with dense_mass; got shape {m.shape}.")
-        if not np.all(np.isfinite(m)) or np.linalg.eigvalsh(m).min() <= 0:
-            raise ValueError("inverse_mass_matrix must be finite and positive definite.")
+        check_symmetric_positive_definite("inverse_mass_matrix", m, " with dense_mass")
     elif m.ndim != 1 or not np.all(np.isfinite(m)) or np.any(m <= 0):
         raise ValueError(f"inverse_mass_matrix must be a positive (d,) array without dense_mass; got shape {m.shape}.")
     return jnp.asarray(m)
@@ -196,7 +195,7 @@ def nuts_numpyro(
     from numpyro.infer import MCMC, NUTS
 
     num_warmup, num_samples, num_chains = check_sampler_settings(num_warmup, num_samples, num_chains, target_accept)
-    check_int("max_tree_depth", max_tree_depth)
+    max_tree_depth = check_int("max_tree_depth", max_tree_depth)
     _check_chain_method(chain_method)
     if init_params is not None:
         check_finite("init_params", init_params)
@@ -345,12 +344,14 @@ def _batched(fn, chain_method):
 def _sample_blocks(log_density, checkpoint: NUTSCheckpoint, num_samples, chain_method, progress, block):
     """Draw ``num_samples`` transitions per chain from ``checkpoint`` in compiled blocks.
 
-    The block length is the largest divisor of num_samples up to ``block`` (one compiled
-    scan for every block); a tqdm bar advances block by block. Returns (ChainDraws with
-    leaves (chains, num_samples, ...), the checkpoint after the last draw).
+    With ``progress``, the block length is the largest divisor of num_samples up to
+    ``block`` (one compiled scan for every block) and a tqdm bar advances block by block;
+    without, all draws are one block. Returns (ChainDraws with leaves (chains,
+    num_samples, ...), the checkpoint after the last draw).
     """
     from tqdm.auto import tqdm
 
+    block = block if progress else num_samples
     length = max(b for b in range(1, min(block, num_samples) + 1) if num_samples % b == 0)
 
     def chain_block(key, state, params, first):
@@ -445,9 +446,7 @@ def nuts_blackjax(
     start = time.perf_counter()
     state, params = jax.jit(_batched(warm, chain_method))(jax.random.split(k_warm, num_chains), starts)
     checkpoint = NUTSCheckpoint(state, params, jax.random.split(k_sample, num_chains), 0, max_tree_depth)
-    draws, checkpoint = _sample_blocks(
-        log_density, checkpoint, num_samples, chain_method, progress, block if progress else num_samples
-    )
+    draws, checkpoint = _sample_blocks(log_density, checkpoint, num_samples, chain_method, progress, block)
     jax.block_until_ready(draws)
     return _result(draws, checkpoint, time.perf_counter() - start)
 
@@ -477,9 +476,7 @@ def resume_nuts_blackjax(
     if not isinstance(checkpoint, NUTSCheckpoint):
         raise ValueError(f"checkpoint must be the NUTSCheckpoint of a nuts_blackjax result; got {type(checkpoint).__name__}.")
     start = time.perf_counter()
-    draws, checkpoint = _sample_blocks(
-        log_density, checkpoint, num_samples, chain_method, progress, block if progress else num_samples
-    )
+    draws, checkpoint = _sample_blocks(log_density, checkpoint, num_samples, chain_method, progress, block)
     jax.block_until_ready(draws)
     return _result(draws, checkpoint, time.perf_counter() - start)
 
