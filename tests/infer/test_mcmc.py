@@ -269,6 +269,12 @@ def test_chain_starts_jitter_every_component_independently():
     # a key per leaf: no component repeats another's draws (4000 draws: |r| < 0.06 by 4 sigma)
     r = np.corrcoef(np.c_[a, b].T)
     assert np.max(np.abs(r - np.eye(4))) < 0.06
+    jitted = jax.jit(lambda k, p: chain_starts(k, p, 4000, 0.5))(jax.random.key(0), {"a": jnp.ones(3), "b": jnp.zeros(())})
+    np.testing.assert_allclose(jitted["a"], a, rtol=0, atol=1e-6)  # float32 round-off of 1 + 0.5 z
+    np.testing.assert_allclose(jitted["b"], b, rtol=1e-6, atol=1e-7)
+    keys = jax.random.split(jax.random.key(1), 2)
+    batch = jax.vmap(lambda k: chain_starts(k, {"a": jnp.ones(3)}, 5, 0.5))(keys)
+    np.testing.assert_allclose(batch["a"][1], chain_starts(keys[1], {"a": jnp.ones(3)}, 5, 0.5)["a"], rtol=1e-6)
 
 
 def test_resumed_chains_continue_exactly_and_progress_blocks_do_not_change_draws(x64):
