@@ -8,6 +8,16 @@ for JaxPM, the ratio of its final P(k) to cosmojax's.
     python benchmarks/bench_pm.py             # 64^3 and 128^3
     python benchmarks/bench_pm.py --full      # 64^3, 128^3 and 256^3
 
+With ``--fidelity`` it measures large-scale fidelity instead of speed: a clustered run of n^3 particles in a 2n Mpc/h box from a = 0.02 (paired-fixed initial
+noise: noise and -noise with fixed amplitudes) whose z = 0 power, painted on a 2n mesh with
+CIC and deconvolved, is divided mode by mode by the linear power and by halofit's
+P_NL / P_lin in bins centred on k = 0.05, 0.1, 0.2, 0.3, 0.5, 0.8 h/Mpc (those below half
+the particle Nyquist), for cosmojax with its "blend", "window" and "lattice" (default)
+force compensations and for JaxPM from the same initial particles:
+
+    python benchmarks/bench_pm.py --fidelity --mesh 64 --steps 30     # 64^3 and its table
+    python benchmarks/bench_pm.py --fidelity --mesh 256 --steps 30    # the GPU size
+
 Peak memory is XLA's compile-time estimate (arguments + outputs + temporaries) of the jitted
 program; on GPU the device allocator's peak is also reported. JaxPM runs with the same
 kick-drift-kick step count (its pm_forces, standard leapfrog factors, no FastPM correction).
@@ -24,10 +34,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax.cosmology import hubble, planck2018
+from cosmojax.cosmology import halofit_power, hubble, linear_power, planck2018
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.fields import white_noise
-from cosmojax.sims.lpt import lpt
+from cosmojax.sims.lpt import linear_density, lpt
 from cosmojax.sims.nbody import density, nbody
 from cosmojax.stats import power_spectrum
 
@@ -92,13 +102,13 @@ def bench_cosmojax(config, cosmo, noise):
     return _forward_and_gradient(lambda n: nbody(n, cosmo, config).density[-1], noise)
 
 
-def _jaxpm_run(config, cosmo, noise):
+def _jaxpm_run(config, cosmo, noise, fixed_amplitude=False):
     """KDK with JaxPM's pm_forces from our LPT initial conditions (cell units)."""
     from jaxpm.pm import pm_forces
 
     cell = config.spacing
     edges = jnp.asarray(config.a_steps)
-    init = lpt(noise, cosmo, config)
+    init = lpt(noise, cosmo, config, fixed_amplitude=fixed_amplitude)
     disp, mom = init.disp / cell, init.mom / cell
     shape = config.mesh_shape
     omega_m = cosmo.Omega_m
@@ -124,6 +134,63 @@ def bench_jaxpm(config, cosmo, noise):
     return _forward_and_gradient(lambda n: density(_jaxpm_run(config, cosmo, n), config), noise)
 
 
+FIDELITY_K = (0.05, 0.1, 0.2, 0.3, 0.5, 0.8)
+
+
+def _fidelity_edges(n, box_size):
+    """Bins k (1 -+ 0.15) around ``FIDELITY_K``, at least one fundamental wide, for the k
+    from 0.75 k_f to half the particle Nyquist."""
+    kf = 2 * np.pi / box_size
+    centres = [k for k in FIDELITY_K if 0.75 * kf <= k < 0.5 * np.pi * n / box_size]
+    return [(k - max(0.15 * k, 0.5 * kf), k + max(0.15 * k, 0.5 * kf)) for k in centres]
+
+
+def _ratio_to_halofit(final_density, lin_density, cosmo, box_size, n):
+    """P_sim / (P_lin x halofit ratio) per fidelity bin, mode-weighted, for a list of paired
+    final densities (their powers are averaged) against the linear density of the ICs."""
+    rows = []
+    for lo, hi in _fidelity_edges(n, box_size):
+        edges = np.array([lo, hi])
+        p_lin = power_spectrum(lin_density, box_size, kedges=edges)
+        p_sim = np.mean([float(power_spectrum(d, box_size, kedges=edges, compensate="cic").power[0]) for d in final_density])
+        k = jnp.asarray(p_lin.k)
+        theory = float((halofit_power(cosmo, k, 1.0) / linear_power(cosmo, k, 1.0))[0])
+        rows.append((float(p_lin.k[0]), p_sim / float(p_lin.power[0]) / theory, int(p_lin.n_modes[0])))
+    return rows
+
+
+def bench_fidelity(n, steps, cosmo, peer=True):
+    """Large-scale fidelity of a clustered run; one JSON line per code and compensation."""
+    box = 2.0 * n
+    noise = white_noise(jax.random.key(0), (n, n, n))
+    paint_shape = (2 * n,) * 3
+    runs = [("cosmojax", dict(force_factor=2, compensate="blend")), ("cosmojax", dict(force_factor=2, compensate="window")),
+            ("cosmojax", dict(force_factor=2, compensate="lattice")), ("cosmojax", dict(force_factor=1, compensate="blend"))]
+    if peer:
+        runs.append(("jaxpm", dict(force_factor=1)))
+    for code, options in runs:
+        config = SimConfig(mesh_shape=n, box_size=box, a_init=0.02, steps=steps, **options)
+        lin = linear_density(noise, cosmo, config, 1.0, fixed_amplitude=True)
+        if code == "jaxpm":
+            try:
+                import jaxpm  # noqa: F401
+            except ImportError:
+                _record(code="jaxpm", test="fidelity", mesh=n, skipped="jaxpm is not installed")
+                continue
+            final = jax.jit(lambda nz: _jaxpm_run(config, cosmo, nz, fixed_amplitude=True))
+        else:
+            final = jax.jit(lambda nz: nbody(nz, cosmo, config, fixed_amplitude=True).disp[-1])
+        paint = config.replace(scheme="cic")
+        start = time.perf_counter()
+        dens = [density(final(s * noise), paint, shape=paint_shape) for s in (1, -1)]
+        seconds = time.perf_counter() - start
+        rows = _ratio_to_halofit(dens, lin, cosmo, box, n)
+        _record(code=code, test="fidelity", mesh=n, box_size=box, steps=steps, a_init=0.02, paired_fixed=True,
+                seconds=round(seconds, 1), **{k: v for k, v in options.items()},
+                k=[round(r[0], 4) for r in rows], ratio_to_halofit=[round(r[1], 4) for r in rows],
+                n_modes=[r[2] for r in rows])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     size = parser.add_mutually_exclusive_group()
@@ -132,11 +199,17 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="time steps (default 10)")
     parser.add_argument("--mesh", type=int, nargs="+", help="particle meshes to run (overrides the size flags)")
     parser.add_argument("--no-peer", action="store_true", help="skip JaxPM even if installed")
+    parser.add_argument("--fidelity", action="store_true",
+                        help="also the large-scale fidelity table (P / linear x halofit) of clustered runs")
     args = parser.parse_args(argv)
     meshes = [32] if args.quick else [64, 128, 256] if args.full else [64, 128]
     if args.mesh:
         meshes = args.mesh
     cosmo = planck2018()
+    if args.fidelity:
+        for n in meshes:
+            bench_fidelity(n, args.steps, cosmo, peer=not args.no_peer)
+        return 0
     for n in meshes:
         config = SimConfig(mesh_shape=n, box_size=4.0 * n, a_init=0.1, steps=args.steps)
         noise = white_noise(jax.random.key(0), config.mesh_shape)

@@ -1,9 +1,23 @@
 """Input checks at the API boundary.
 
-Every check runs on concrete values only: when an argument is a JAX tracer (inside
-``jit``, ``vmap`` or ``grad``) its value is unknown and the check is skipped, so the
-checks never break tracing. Each failure raises ``ValueError`` naming the argument and
-saying how to fix it.
+Each failure raises ``ValueError`` (a bad value: NaN, out of range, wrong shape) or
+``TypeError`` (a bad kind: complex where a real is meant, an integer seed where a key is
+meant), naming the argument and saying how to fix it.
+
+What is checked under ``jit``, ``vmap`` and ``grad`` (the contract every public docstring
+refers to as "Under jit/vmap/grad"):
+
+- Static properties (shapes, dtypes, integer sizes, string choices, PRNG keys, bin edges)
+  are known while tracing, so they are checked, and raise, on every path.
+- Value checks (NaN, infinity, ranges) raise on concrete values. A traced value is unknown
+  when the check runs, so it cannot raise there; instead:
+
+  * the cheap scalar checks on cosmological parameters and scale factors
+    (``cosmology.parameters.check_cosmology`` and ``check_scale_factor``) turn the result
+    into NaN through :func:`nan_unless`: an out-of-range traced value gives NaN values and
+    NaN gradients, never a plausible number;
+  * the other value checks (on whole arrays: positions, fields, maps) are skipped. Check
+    such data eagerly, once, before handing it to a compiled program.
 """
 
 from __future__ import annotations
@@ -12,6 +26,7 @@ import numbers
 from typing import Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 
@@ -85,24 +100,22 @@ def check_int(name: str, value, minimum: int = 1, *, allow_none: bool = False) -
 def check_mesh_shape(name: str, shape, ndims: Sequence[int] = (2, 3)) -> tuple[int, ...]:
     """Return ``shape`` as a tuple of ints after checking its length and sizes.
 
-    Host-side, on static sizes (not traced).
+    Each entry must be a whole number >= 2 (8.0 is accepted, 8.5 and "8" are refused, never
+    truncated). Host-side, on static sizes (not traced).
     """
-    try:
-        shape = tuple(int(n) for n in shape)
-    except TypeError as err:
-        raise ValueError(f"{name} must be a tuple of ints such as (64, 64, 64); got {shape!r}.") from err
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, (Sequence, np.ndarray)):
+        raise ValueError(f"{name} must be a tuple of ints such as (64, 64, 64); got {shape!r}.")
     if len(shape) not in ndims:
-        raise ValueError(f"{name} must have {' or '.join(map(str, ndims))} entries; got {shape}.")
-    if any(n < 2 for n in shape):
-        raise ValueError(f"{name} entries must be >= 2; got {shape}.")
-    return shape
+        raise ValueError(f"{name} must have {' or '.join(map(str, ndims))} entries; got {tuple(shape)}.")
+    return tuple(check_int(f"{name}[{i}]", n, 2) for i, n in enumerate(shape))
 
 
 def check_box_size(name: str, box_size, ndim: int) -> tuple[float, ...]:
     """Return the box side lengths as a tuple of ``ndim`` positive floats (Mpc/h).
 
-    Host-side, on static sizes; a traced ``box_size`` is refused.
+    Host-side, on static sizes; a traced ``box_size`` is refused, so is a complex one.
     """
+    check_real(name, box_size)
     if isinstance(box_size, numbers.Real):
         sizes = (float(box_size),) * ndim
     else:
@@ -167,3 +180,81 @@ def check_choice(name: str, value, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}.")
     return value
+
+
+def check_real(name: str, x) -> None:
+    """Raise ``TypeError`` unless ``x`` (or every leaf of a pytree) holds real numbers.
+
+    Complex values are refused rather than cast to real (which would drop the imaginary
+    part silently); so are strings, objects and booleans. Host-side, on the static dtype:
+    safe under jit, vmap and grad.
+    """
+    for leaf in jax.tree_util.tree_leaves(x):
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is None:
+            try:
+                dtype = np.asarray(leaf).dtype
+            except Exception as err:  # noqa: BLE001 - any failure means "not numbers"
+                raise TypeError(f"{name} must be a real number or array; got {type(leaf).__name__}.") from err
+        if jax.dtypes.issubdtype(dtype, jax.dtypes.extended):
+            raise TypeError(f"{name} must be a real number or array; got {dtype}.")
+        kind = np.dtype(dtype).kind
+        if kind == "c":
+            raise TypeError(f"{name} must be real; got complex values. Pass their .real or abs() explicitly.")
+        if kind not in "iuf":
+            raise TypeError(f"{name} must be a real number or array; got dtype {np.dtype(dtype)}.")
+
+
+def nan_unless(valid, x):
+    """``x`` where ``valid`` holds and NaN elsewhere, with NaN gradients where it fails.
+
+    The poison multiplies (``x * where(valid, 1, nan)``) rather than selects, so derivatives
+    through an invalid entry are NaN too, never a plausible 0. ``valid``
+    broadcasts against ``x``; floating ``x`` keeps its dtype. jit, vmap and grad safe; this is
+    how value checks act on traced inputs (see the module docstring).
+    """
+    x = jnp.asarray(x)
+    if not jnp.issubdtype(x.dtype, jnp.inexact):
+        x = x.astype(jnp.result_type(float))
+    return x * jnp.where(valid, jnp.ones((), x.dtype), jnp.asarray(jnp.nan, x.dtype))
+
+
+def check_key(name: str, key) -> None:
+    """Raise ``TypeError`` unless ``key`` is one JAX PRNG key.
+
+    Accepts a typed key (``jax.random.key(seed)``, shape ``()``) and a legacy raw key
+    (``jax.random.PRNGKey(seed)``, uint32 of shape ``(2,)``). An integer seed, a float, or a
+    batch of keys where one is meant is refused with a message saying what to pass.
+    Host-side, on the static dtype and shape: checked under jit, vmap and grad as well.
+    """
+    dtype = getattr(key, "dtype", None)
+    shape = np.shape(key) if dtype is not None else None
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if shape == ():
+            return
+        raise TypeError(f"{name} must be a single PRNG key; got an array of keys with shape {shape}. "
+                        f"Pass one key, e.g. {name}[0], or split it with jax.random.split.")
+    if dtype is not None and np.dtype(dtype) == np.uint32 and shape == (2,):
+        return
+    if isinstance(key, numbers.Integral) or (dtype is not None and np.issubdtype(np.dtype(dtype), np.integer) and shape == ()):
+        got = f"the integer seed {key!r}" if is_concrete(key) else "an integer"
+    else:
+        got = f"{type(key).__name__}" + (f" of dtype {dtype} and shape {shape}" if dtype is not None else "")
+    raise TypeError(f"{name} must be a JAX PRNG key; got {got}. Pass jax.random.key(seed) instead.")
+
+
+def positive_or_nan(name: str, x, *, strict: bool = True):
+    """Return ``x`` after checking every value is finite and > 0 (>= 0 when not strict).
+
+    Concrete values: raises ``ValueError`` (bad value) or ``TypeError`` (complex) naming
+    ``name``, and returns ``x`` unchanged. Traced values (under jit, vmap, grad): returns
+    ``x`` as a float array with NaN in every entry that fails (see :func:`nan_unless`), so a
+    bad value gives NaN results and gradients, never a plausible number.
+    """
+    check_real(name, x)
+    if is_concrete(x):
+        check_positive(name, x, strict=strict)
+        return x
+    x = jnp.asarray(x)
+    ok = jnp.isfinite(x) & ((x > 0) if strict else (x >= 0))
+    return nan_unless(ok, x)

@@ -15,9 +15,16 @@ import cosmojax
 from cosmojax import commands
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cosmojax",
         description="Differentiable cosmology in JAX: simulate, measure, compress, infer.",
     )
@@ -30,7 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Entry point: parse ``argv`` (default ``sys.argv[1:]``) and run the sub-command."""
+    """Entry point: parse ``argv`` (default ``sys.argv[1:]``) and run the sub-command.
+
+    Returns the exit status: 0 on success, 2 for bad arguments or files (``ValueError``,
+    ``TypeError`` or ``OSError`` from the sub-command, printed as one line on stderr, with no
+    traceback), 130 when interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -38,9 +50,14 @@ def main(argv=None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except ValueError as err:
-        print(f"cosmojax {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, TypeError, OSError) as err:
+        # Bad arguments, unreadable or malformed files, unwritable outputs: one line, no traceback.
+        message = " ".join(str(err).split()) or type(err).__name__
+        print(f"cosmojax {args.command}: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"cosmojax {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,6 +31,7 @@ from cosmojax._validate import (
     check_int,
     check_mesh_shape,
     check_positions,
+    check_real,
 )
 
 __all__ = [
@@ -72,9 +73,9 @@ def cell_size(mesh_shape: Sequence[int], box_size) -> tuple[float, ...]:
 def rfftn_shape(mesh_shape: Sequence[int]) -> tuple[int, ...]:
     """Shape of ``jnp.fft.rfftn`` of a real mesh: the last axis becomes n // 2 + 1.
 
-    Host-side, from static sizes.
+    Host-side, from static sizes; entries must be whole numbers >= 2 (``ValueError``).
     """
-    shape = tuple(mesh_shape)
+    shape = check_mesh_shape("mesh_shape", mesh_shape, ndims=range(1, 8))
     return shape[:-1] + (shape[-1] // 2 + 1,)
 
 
@@ -218,10 +219,12 @@ def _flat_indices_and_weights(pos, shape, cells, order):
 
 
 def _check_particles(pos, weights, ndim):
+    check_real("pos", pos)
     check_positions("pos", pos, ndim)
     if weights is not None:
         if np.shape(weights) != (np.shape(pos)[0],):
             raise ValueError(f"weights must have shape ({np.shape(pos)[0]},) to match pos; got {np.shape(weights)}.")
+        check_real("weights", weights)
         check_finite("weights", weights)
 
 
@@ -291,6 +294,7 @@ def readout(mesh, pos, box_size, scheme: str = "cic", chunk_size: int | None = N
     (piecewise) in ``pos``.
     """
     shape = check_mesh_shape("mesh.shape", np.shape(mesh))
+    check_real("mesh", mesh)
     check_choice("scheme", scheme, SCHEMES)
     _check_particles(pos, None, len(shape))
     cells = cell_size(shape, box_size)
@@ -366,6 +370,7 @@ def gradient(field, box_size, kind: str = "exact"):
     (d, n_1, ..., n_d) real array, U h/Mpc. jit, vmap and grad safe.
     """
     shape = check_mesh_shape("field.shape", np.shape(field))
+    check_real("field", field)
     field_k = jnp.fft.rfftn(field)
     kernels = gradient_kernel(shape, box_size, kind)
     return jnp.stack([jnp.fft.irfftn(d * field_k, s=shape) for d in kernels])

@@ -27,3 +27,12 @@ def test_every_command_has_help():
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "cosmojax.cli", "--help"], capture_output=True, text=True, check=True)
     assert "Differentiable cosmology" in out.stdout
+
+
+@pytest.mark.parametrize("argv", [["demo", "--mesh", "8.5"], ["nosuch"], ["xi"]])
+def test_usage_errors_are_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err

@@ -1,15 +1,20 @@
-"""Helpers shared by the n-point sub-commands: bin specifications, catalogues, output."""
+"""Helpers shared by the n-point sub-commands: bin specifications, catalogues, output.
+
+Every check here raises ``ValueError`` with a message that speaks the command line
+(``--rbins``, ``--box``, ``--out``, the catalogue's path); ``cosmojax.cli.main`` prints it as
+one line on stderr and exits with status 2. The output path is checked before any work.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
+import os
 import sys
 
 import numpy as np
-
-from cosmojax._validate import check_int
 
 
 def add_catalogue_arguments(p, rbins_help: str) -> None:
@@ -32,30 +37,76 @@ def parse_bins(tokens) -> np.ndarray:
 
     Either explicit edges (``0 10 20 30``) or one specification ``lin:START:STOP:N`` /
     ``log:START:STOP:N`` giving N bins (N + 1 edges), linear or logarithmic.
+    The edges must be finite, >= 0 and strictly increasing.
     """
     if len(tokens) == 1 and ":" in tokens[0]:
         parts = tokens[0].split(":")
         if len(parts) != 4 or parts[0] not in ("lin", "log"):
             raise ValueError(f"--rbins spec must be lin:START:STOP:N or log:START:STOP:N; got {tokens[0]!r}.")
-        start, stop = float(parts[1]), float(parts[2])
-        n = check_int("--rbins N", int(parts[3]))
-        if parts[0] == "lin":
-            return np.linspace(start, stop, n + 1)
-        if start <= 0:
+        try:
+            start, stop = float(parts[1]), float(parts[2])
+        except ValueError as err:
+            raise ValueError(f"--rbins START and STOP must be numbers; got {tokens[0]!r}.") from err
+        if not parts[3].strip().isdigit() or int(parts[3]) < 1:
+            raise ValueError(f"--rbins N must be a whole number of bins >= 1; got {parts[3]!r} in {tokens[0]!r}.")
+        n = int(parts[3])
+        if parts[0] == "log" and not start > 0:
             raise ValueError("--rbins log:START:STOP:N needs START > 0.")
-        return np.geomspace(start, stop, n + 1)
-    try:
-        return np.array([float(t) for t in tokens])
-    except ValueError as err:
-        raise ValueError(f"--rbins must be numbers or lin:/log: specs; got {tokens}.") from err
+        edges = np.linspace(start, stop, n + 1) if parts[0] == "lin" else np.geomspace(start, stop, n + 1)
+    else:
+        try:
+            edges = np.array([float(t) for t in tokens])
+        except ValueError as err:
+            raise ValueError(f"--rbins must be numbers or lin:/log: specs; got {' '.join(tokens)}.") from err
+    if edges.size < 2:
+        raise ValueError(f"--rbins needs at least 2 edges (1 bin); got {' '.join(tokens)}.")
+    if not np.all(np.isfinite(edges)) or edges[0] < 0 or np.any(np.diff(edges) <= 0):
+        raise ValueError(f"--rbins edges must be finite, >= 0 and strictly increasing; got {' '.join(tokens)}.")
+    return edges
 
 
-def load(path):
-    """Positions and weights (or None) of a catalogue file, through ``cosmojax.io``."""
+def check_box(box) -> None:
+    """Refuse a ``--box`` that is not a positive, finite number (None: open geometry)."""
+    if box is not None and not (math.isfinite(box) and box > 0):
+        raise ValueError(f"--box must be a positive, finite box side in Mpc/h; got {box}.")
+
+
+def check_out(out) -> None:
+    """Check, before any work, that the ``--out`` file can be written (None: stdout).
+
+    See ``cosmojax.io.check_output_path``; raises ValueError naming ``--out``.
+    """
+    from cosmojax.io import check_output_path
+
+    if out is not None:
+        check_output_path("--out", out)
+
+
+def load(path, what: str = "catalogue", box=None, min_points: int = 2):
+    """Positions and weights (or None) of a catalogue file, through ``cosmojax.io``.
+
+    ``what`` names the argument in messages (``data``, ``--randoms``). Refuses files that
+    cannot be read, hold fewer than ``min_points`` points, non-finite or non-positive-sum
+    weights, or (with ``box``) points outside the periodic box [0, box).
+    """
     from cosmojax.io import read_catalogue
 
-    cat = read_catalogue(path)
-    return np.asarray(cat["pos"], np.float64), cat.get("weights")
+    try:
+        cat = read_catalogue(path)
+    except (ValueError, OSError) as err:
+        raise ValueError(f"{what}: {' '.join(str(err).split())}") from err
+    pos = np.asarray(cat["pos"], np.float64)
+    if pos.shape[0] < min_points:
+        raise ValueError(f"{what}: {path} holds {pos.shape[0]} points; at least {min_points} are needed.")
+    weights = cat.get("weights")
+    if weights is not None and (not np.all(np.isfinite(weights)) or np.sum(weights) <= 0):
+        raise ValueError(f"{what}: the weights in {path} must be finite with a positive sum.")
+    if box is not None and (np.any(pos < 0) or np.any(pos >= box)):
+        raise ValueError(
+            f"{what}: points of {path} lie outside the periodic box [0, {box:g}) given by --box "
+            f"(range {pos.min():g} .. {pos.max():g}); pass the right --box or wrap the positions."
+        )
+    return pos, weights
 
 
 def write_table(rows: list[dict], out: str | None, meta: dict) -> None:

@@ -14,3 +14,13 @@ def add_output_arguments(p, *, out: str) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the root PRNG key")
     p.add_argument("--out", default=out, help=f"output folder (default ./{out})")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def check_out_dir(out: str) -> None:
+    """Check, before any work, that ``--out`` is a folder that exists or can be created, and
+    that files can be written in it (``cosmojax.io.check_output_folder``); raises
+    ``ValueError`` naming ``--out`` otherwise.
+    """
+    from cosmojax.io import check_output_folder
+
+    check_output_folder("--out", out)

@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from cosmojax._validate import check_int, check_positive
-from cosmojax.commands._runs import add_mesh_arguments, add_output_arguments
+from cosmojax.commands._runs import add_mesh_arguments, add_output_arguments, check_out_dir
 
 
 def register(subparsers) -> None:
@@ -42,6 +42,7 @@ def run(args) -> int:
         raise ValueError(f"--mesh must be an even number >= 8; got {args.mesh}.")
     check_positive("--box", args.box)
     check_int("--realisations", args.realisations)
+    check_out_dir(args.out)  # before the work, not after it
 
     shape = (args.mesh,) * 3
     cosmo = planck2018()

@@ -8,7 +8,7 @@ import os
 import time
 
 from cosmojax._validate import check_int
-from cosmojax.commands._runs import add_mesh_arguments, add_output_arguments
+from cosmojax.commands._runs import add_mesh_arguments, add_output_arguments, check_out_dir
 
 
 def register(subparsers) -> None:
@@ -23,7 +23,7 @@ def register(subparsers) -> None:
         ),
     )
     add_mesh_arguments(p, mesh=64, box=256.0, mesh_help="particles per side")
-    p.add_argument("--steps", type=int, default=10, help="time steps (default 10)")
+    p.add_argument("--steps", type=int, default=10, help="time steps (default 10; 0: LPT snapshots only)")
     p.add_argument("--a-init", type=float, default=0.1, help="initial scale factor (default 0.1)")
     p.add_argument(
         "--snapshots", type=float, nargs="+", default=[1.0], help="output scale factors (default 1.0)"
@@ -40,19 +40,14 @@ def run(args) -> int:
     """Run the simulation, write the snapshots, pk.json and pk.png; returns the exit status."""
     import jax
     import numpy as np
-    from tqdm.auto import tqdm
 
-    from cosmojax.cosmology import growth_table, linear_power, planck2018
+    from cosmojax.cosmology import linear_power, planck2018
     from cosmojax.io import write_snapshot
-    from cosmojax.sims.config import SimConfig
-    from cosmojax.sims.fields import white_noise
-    from cosmojax.sims.lpt import Particles, lpt, positions
-    from cosmojax.sims.nbody import State, density, force, step, step_factors
-    from cosmojax.sims.rsd import peculiar_velocity
+    from cosmojax.sims import SimConfig, peculiar_velocity, prime, simulate, white_noise
     from cosmojax.stats import default_kedges, power_spectrum
 
     check_int("--mesh", args.mesh, 4)
-    check_int("--steps", args.steps)
+    check_int("--steps", args.steps, 0)
     config = SimConfig(
         mesh_shape=args.mesh,
         box_size=args.box,
@@ -63,52 +58,39 @@ def run(args) -> int:
         lpt_order=args.lpt_order,
         scheme=args.scheme,
     )
+    check_out_dir(args.out)
     cosmo = planck2018()
-    os.makedirs(args.out, exist_ok=True)
     start = time.perf_counter()
 
     noise = white_noise(jax.random.key(args.seed), config.mesh_shape)
-    table = growth_table(cosmo)
-    init = jax.jit(lambda n: lpt(n, cosmo, config, fixed_amplitude=args.fixed_amplitude, table=table))(noise)
-    factors = step_factors(cosmo, config, table)
-    state = State(init.disp, init.mom, jax.jit(lambda d: force(d, config))(init.disp))
-    one_step = jax.jit(lambda s, f: step(s, f, config))
-    measure_density = jax.jit(lambda d: density(d, config))
-
     kedges = default_kedges(config.mesh_shape, config.box_size)
-    edges = config.a_steps
-    snap_at = dict(zip(config.snapshot_steps, config.a_snapshots))
     spectra = {}
 
-    def write(i, state):
-        a = snap_at[i]
-        particles = Particles(state.disp, state.mom)
-        delta = measure_density(particles.disp)
+    def write(snap):
+        """Write one snapshot as the forward model reaches it; returns its path."""
+        a = min(config.a_snapshots, key=lambda x: abs(x - float(snap.a)))  # the exact requested value
         path = write_snapshot(
             os.path.join(args.out, f"snapshot_a{a:.4f}.npz"),
             meta={"a": a, "box_size": config.box_size, "mesh": args.mesh, "seed": args.seed},
             a=np.asarray(a),
-            pos=positions(particles.disp, config),
-            vel=peculiar_velocity(particles.mom, a),
-            density=delta,
+            pos=snap.pos,
+            vel=peculiar_velocity(snap.mom, a),
+            density=snap.density,
         )
-        ps = power_spectrum(delta, config.box_size, kedges=kedges, compensate=config.scheme)
+        ps = power_spectrum(snap.density, config.box_size, kedges=kedges, compensate=config.scheme)
         spectra[a] = (np.asarray(ps.k), np.asarray(ps.power))
         return path
 
-    paths = []
-    if 0 in snap_at:
-        paths.append(write(0, state))
-    for i in tqdm(range(len(edges) - 1), desc="steps", unit="step", disable=args.no_progress):
-        state = one_step(state, factors[i])
-        if i + 1 in snap_at:
-            paths.append(write(i + 1, state))
+    paths = simulate(
+        noise, prime(cosmo, config), config, fixed_amplitude=args.fixed_amplitude, on_snapshot=write,
+        progress=not args.no_progress,
+    )
     seconds = time.perf_counter() - start
 
     summary = {
         "mesh": args.mesh,
         "box_size": config.box_size,
-        "steps": len(edges) - 1,
+        "steps": len(config.a_steps) - 1 if config.steps else 0,
         "seconds": seconds,
         "snapshots": paths,
         "power": {

@@ -13,7 +13,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from cosmojax.commands._nbins import add_catalogue_arguments, add_out_argument, as_float, load, parse_bins, write_table
+from cosmojax.commands._nbins import (
+    add_catalogue_arguments,
+    add_out_argument,
+    as_float,
+    check_box,
+    check_out,
+    load,
+    parse_bins,
+    write_table,
+)
 
 
 def register(subparsers) -> None:
@@ -29,9 +38,6 @@ def register(subparsers) -> None:
 def _multipole_rows(args, data, wd, edges):
     from cosmojax.stats.threepcf_multipoles import random_multipole_norm, threepcf_multipoles
 
-    if args.randoms is not None:
-        raise ValueError("--lmax with --randoms is not supported; multipoles are normalised analytically "
-                         "in a periodic box (--box) or returned raw in open geometry.")
     res = threepcf_multipoles(data, edges=edges, lmax=args.lmax, box_size=args.box, weights=wd)
     zeta = np.asarray(res.zeta)
     norm = random_multipole_norm(len(data), edges, args.box) if args.box else None
@@ -49,12 +55,28 @@ def _multipole_rows(args, data, wd, edges):
 
 
 def run(args) -> int:
-    """Measure the 3PCF and write it; returns the exit status."""
+    """Measure the 3PCF and write it; returns the exit status.
+
+    Arguments, files and the ``--out`` path are all checked before the triplets are counted;
+    a bad one raises ``ValueError`` naming the option.
+    """
+    check_out(args.out)
+    check_box(args.box)
+    if args.lmax is not None and args.lmax < 0:
+        raise ValueError(f"--lmax must be >= 0; got {args.lmax}.")
+    if args.lmax is not None and args.randoms is not None:
+        raise ValueError("--lmax with --randoms is not supported; multipoles are normalised analytically "
+                         "in a periodic box (--box) or returned raw in open geometry.")
+    edges = parse_bins(args.rbins)
+    if args.box is not None and edges[-1] > args.box / 2:
+        raise ValueError(f"--rbins: the largest edge {edges[-1]:g} exceeds half the box side (--box {args.box:g} / 2); "
+                         "use edges <= L/2 in a periodic box.")
+    data, wd = load(args.data, "data", args.box, min_points=3)
+    randoms, wr = (None, None) if args.randoms is None else load(args.randoms, "--randoms", args.box, min_points=3)
+
     from cosmojax.stats.estimators import combine_catalogues, szapudi_szalay_3pcf
     from cosmojax.stats.triplets import triplet_counts
 
-    edges = parse_bins(args.rbins)
-    data, wd = load(args.data)
     meta = {"data": args.data, "randoms": args.randoms, "box": args.box, "n_data": int(len(data))}
     if args.lmax is not None:
         write_table(_multipole_rows(args, data, wd, edges), args.out, meta)
@@ -68,7 +90,6 @@ def run(args) -> int:
             rows.append({"b1": a, "b2": b, "b3": c, "r1_lo": edges[a], "r2_lo": edges[b], "r3_lo": edges[c],
                          "DDD": int(res.counts[a, b, c]), "DDD_w": as_float(res.weighted[a, b, c])})
     else:
-        randoms, wr = load(args.randoms)
         pos, w, labels = combine_catalogues(data, randoms, wd, wr)
         res = triplet_counts(np.asarray(pos), edges=edges, box_size=args.box, weights=w, labels=labels)
         zeta = np.asarray(szapudi_szalay_3pcf(res, len(data) if wd is None else wd,

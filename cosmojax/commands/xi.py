@@ -13,7 +13,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from cosmojax.commands._nbins import add_catalogue_arguments, add_out_argument, as_float, load, parse_bins, write_table
+from cosmojax.commands._nbins import (
+    add_catalogue_arguments,
+    add_out_argument,
+    as_float,
+    check_box,
+    check_out,
+    load,
+    parse_bins,
+    write_table,
+)
 
 
 def register(subparsers) -> None:
@@ -29,12 +38,26 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    """Measure xi(r) and write it; returns the exit status."""
+    """Measure xi(r) and write it; returns the exit status.
+
+    Arguments, files and the ``--out`` path are all checked before the pairs are counted;
+    a bad one raises ``ValueError`` naming the option.
+    """
+    check_out(args.out)
+    check_box(args.box)
+    if args.chunk_size < 1:
+        raise ValueError(f"--chunk-size must be >= 1; got {args.chunk_size}.")
+    edges = parse_bins(args.rbins)
+    if args.randoms is None and args.box is None:
+        raise ValueError("give --randoms (a random catalogue) or --box (a periodic box) to normalise the pair counts.")
+    if args.box is not None and edges[-1] > args.box / 2:
+        raise ValueError(f"--rbins: the largest edge {edges[-1]:g} exceeds half the box side (--box {args.box:g} / 2); "
+                         "use edges <= L/2 in a periodic box.")
+    data, wd = load(args.data, "data", args.box)
+    randoms, wr = (None, None) if args.randoms is None else load(args.randoms, "--randoms", args.box)
+
     from cosmojax.stats.estimators import correlation_function
 
-    edges = parse_bins(args.rbins)
-    data, wd = load(args.data)
-    randoms, wr = (None, None) if args.randoms is None else load(args.randoms)
     xi, counts = correlation_function(data, randoms, edges=edges, box_size=args.box, estimator=args.estimator,
                                       data_weights=wd, random_weights=wr, chunk_size=args.chunk_size)
     rows = []

@@ -1,4 +1,4 @@
-"""Cosmological parameters, background expansion, linear growth and linear power.
+"""Cosmological parameters, background expansion, linear growth, linear and halofit power.
 
 Everything here is a pure function of a ``Cosmology`` pytree: jit, vmap and grad safe in
 every parameter. Lengths in Mpc/h, wavenumbers in h/Mpc, power in (Mpc/h)^3.
@@ -26,7 +26,9 @@ from cosmojax.cosmology.growth import (
     growth_rate_second_from_table,
     growth_table,
 )
+from cosmojax.cosmology.halofit import halofit_parameters, halofit_power
 from cosmojax.cosmology.parameters import Cosmology, planck2018
+from cosmojax.cosmology.primed import LinearTheory, prime
 from cosmojax.cosmology.power import PowerTable, linear_power, sigma_r, tophat_window
 from cosmojax.cosmology.transfer import eisenstein_hu, eisenstein_hu_nowiggle, sound_horizon
 
@@ -41,6 +43,8 @@ __all__ = [
     "transverse_comoving_distance",
     "angular_diameter_distance",
     "luminosity_distance",
+    "LinearTheory",
+    "prime",
     "GrowthTable",
     "growth_table",
     "growth_factor",
@@ -58,4 +62,6 @@ __all__ = [
     "linear_power",
     "sigma_r",
     "tophat_window",
+    "halofit_power",
+    "halofit_parameters",
 ]

@@ -6,6 +6,13 @@
              e^{-3 w_a (1-a)}
 
 Distances are in Mpc/h; the Hubble distance c/H0 is 2997.92458 Mpc/h.
+
+Every public function checks its cosmology (``parameters.check_cosmology``: finite, real,
+Omega_m > 0, h > 0, an expanding background E^2 > 0 for 1e-4 <= a <= 2, ...) and its scale
+factors (finite, > 0), raising ``ValueError`` on concrete input. Under jit/vmap/grad the
+checks cannot raise: an out-of-range traced parameter or scale factor makes the result
+(and its gradient) NaN, entry by entry, instead of a plausible number; so does any
+E^2(a) <= 0 met on the way (a recollapse or bounce), on every path.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from cosmojax._validate import nan_unless
 from cosmojax.cosmology.parameters import as_float_array, check_cosmology, check_scale_factor
 
 #: c / (100 km/s/Mpc) in Mpc, i.e. the Hubble distance in Mpc/h.
@@ -25,19 +33,34 @@ _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(96)
 def dark_energy_density(cosmo, a):
     """Dark-energy density relative to today, rho_de(a) / rho_de(1) (dimensionless).
 
-    ``a``: scale factor, any shape. jit, vmap and grad safe.
+    ``a``: scale factor > 0, any shape; returns its shape. jit, vmap and grad safe; under
+    jit/vmap/grad an invalid traced cosmology or ``a`` gives NaN (module docstring).
     """
+    cosmo = check_cosmology(cosmo)
+    a = as_float_array(check_scale_factor("a", a))
+    return _de_density(cosmo, a)
+
+
+def dark_energy_w(cosmo, a):
+    """Equation of state w(a) = w0 + wa (1 - a), shape of ``a`` (scale factor > 0).
+
+    jit, vmap and grad safe; under jit/vmap/grad an invalid traced cosmology or ``a`` gives
+    NaN (module docstring).
+    """
+    cosmo = check_cosmology(cosmo)
+    a = as_float_array(check_scale_factor("a", a))
+    return cosmo.w0 + cosmo.wa * (1.0 - a)
+
+
+def _de_density(cosmo, a):
     w_sum = 1.0 + cosmo.w0 + cosmo.wa
     return jnp.exp(-3.0 * w_sum * jnp.log(a) - 3.0 * cosmo.wa * (1.0 - a))
 
 
-def dark_energy_w(cosmo, a):
-    """Equation of state w(a) = w0 + wa (1 - a). jit, vmap and grad safe."""
-    return cosmo.w0 + cosmo.wa * (1.0 - a)
-
-
 def _e2(cosmo, a):
-    return cosmo.Omega_m / a**3 + cosmo.Omega_k / a**2 + cosmo.Omega_de * dark_energy_density(cosmo, a)
+    """E^2(a), NaN where it is <= 0 (no expanding background there)."""
+    e2 = cosmo.Omega_m / a**3 + cosmo.Omega_k / a**2 + cosmo.Omega_de * _de_density(cosmo, a)
+    return nan_unless(e2 > 0, e2)
 
 
 def hubble(cosmo, a):
@@ -50,28 +73,37 @@ def hubble(cosmo, a):
 
     Returns
     -------
-    array, shape of ``a``. jit, vmap and grad safe (in ``cosmo`` and ``a``).
+    array, shape of ``a``. jit, vmap and grad safe (in ``cosmo`` and ``a``); under
+    jit/vmap/grad an invalid traced cosmology or ``a`` gives NaN (module docstring).
     """
-    check_cosmology(cosmo)
-    check_scale_factor("a", a)
-    a = as_float_array(a)
+    cosmo = check_cosmology(cosmo)
+    a = as_float_array(check_scale_factor("a", a))
     return jnp.sqrt(_e2(cosmo, a))
 
 
 def dlnhubble_dlna(cosmo, a):
     """Logarithmic derivative d ln E / d ln a (dimensionless), shape of ``a``.
 
-    jit, vmap and grad safe.
+    jit, vmap and grad safe; under jit/vmap/grad an invalid traced cosmology or ``a`` gives
+    NaN (module docstring).
     """
-    a = as_float_array(a)
-    de = cosmo.Omega_de * dark_energy_density(cosmo, a) * (-3.0 * (1.0 + dark_energy_w(cosmo, a)))
+    cosmo = check_cosmology(cosmo)
+    a = as_float_array(check_scale_factor("a", a))
+    w = cosmo.w0 + cosmo.wa * (1.0 - a)
+    de = cosmo.Omega_de * _de_density(cosmo, a) * (-3.0 * (1.0 + w))
     de2_dlna = -3.0 * cosmo.Omega_m / a**3 - 2.0 * cosmo.Omega_k / a**2 + de
     return 0.5 * de2_dlna / _e2(cosmo, a)
 
 
 def omega_m_a(cosmo, a):
-    """Matter density parameter at ``a``: Omega_m a^-3 / E^2(a). jit, vmap and grad safe."""
-    a = as_float_array(a)
+    """Matter density parameter at ``a``: Omega_m a^-3 / E^2(a), dimensionless.
+
+    ``a``: scale factor > 0, any shape; returns its shape. Raises ``ValueError`` for an
+    invalid concrete cosmology or ``a``. jit, vmap and grad safe; under jit/vmap/grad an
+    invalid traced cosmology or ``a`` gives NaN (module docstring).
+    """
+    cosmo = check_cosmology(cosmo)
+    a = as_float_array(check_scale_factor("a", a))
     return cosmo.Omega_m / a**3 / _e2(cosmo, a)
 
 
@@ -90,11 +122,11 @@ def comoving_distance(cosmo, a):
 
     Returns
     -------
-    array, shape of ``a``, Mpc/h. jit, vmap and grad safe.
+    array, shape of ``a``, Mpc/h. jit, vmap and grad safe; under jit/vmap/grad an invalid
+    traced cosmology or ``a`` gives NaN (module docstring).
     """
-    check_cosmology(cosmo)
-    check_scale_factor("a", a)
-    a = as_float_array(a)
+    cosmo = check_cosmology(cosmo)
+    a = as_float_array(check_scale_factor("a", a))
     lna = jnp.log(a)[..., None]
     t = jnp.asarray(_GL_NODES, dtype=a.dtype)
     w = jnp.asarray(_GL_WEIGHTS, dtype=a.dtype)
@@ -118,18 +150,30 @@ def _sinn_ratio(x):
 def transverse_comoving_distance(cosmo, a):
     """Transverse comoving distance f_K(chi), Mpc/h; equals ``comoving_distance`` when flat.
 
-    Shape of ``a``. jit, vmap and grad safe (including through Omega_k = 0).
+    Shape of ``a``. jit, vmap and grad safe (including through Omega_k = 0); under
+    jit/vmap/grad an invalid traced cosmology or ``a`` gives NaN (module docstring).
     """
+    cosmo = check_cosmology(cosmo)
     chi = comoving_distance(cosmo, a)
     x = cosmo.Omega_k * (chi / HUBBLE_DISTANCE) ** 2
     return chi * _sinn_ratio(x)
 
 
 def angular_diameter_distance(cosmo, a):
-    """Angular diameter distance a f_K(chi), Mpc/h, shape of ``a``. jit, vmap and grad safe."""
-    return as_float_array(a) * transverse_comoving_distance(cosmo, a)
+    """Angular diameter distance a f_K(chi), Mpc/h, shape of ``a``.
+
+    jit, vmap and grad safe; under jit/vmap/grad an invalid traced cosmology or ``a`` gives
+    NaN (module docstring).
+    """
+    a = as_float_array(check_scale_factor("a", a))
+    return a * transverse_comoving_distance(cosmo, a)
 
 
 def luminosity_distance(cosmo, a):
-    """Luminosity distance f_K(chi) / a, Mpc/h, shape of ``a``. jit, vmap and grad safe."""
-    return transverse_comoving_distance(cosmo, a) / as_float_array(a)
+    """Luminosity distance f_K(chi) / a, Mpc/h, shape of ``a``.
+
+    jit, vmap and grad safe; under jit/vmap/grad an invalid traced cosmology or ``a`` gives
+    NaN (module docstring).
+    """
+    a = as_float_array(check_scale_factor("a", a))
+    return transverse_comoving_distance(cosmo, a) / a

@@ -18,6 +18,7 @@ shares its normalisation squared, so ``D2 -> -3/7 D1^2`` at early times.
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -27,6 +28,7 @@ import numpy as np
 from cosmojax._interp import hermite_uniform
 from cosmojax.cosmology.background import dlnhubble_dlna, omega_m_a
 from cosmojax.cosmology.parameters import as_float_array, check_cosmology, check_scale_factor
+from cosmojax.cosmology.primed import LinearTheory, cosmology_of
 
 A_MIN = 1e-4
 A_MAX = 2.0
@@ -62,11 +64,10 @@ def growth_table(cosmo) -> GrowthTable:
     """Solve the first- and second-order growth ODEs; normalised so that D1(a=1) = 1.
 
     Returns a ``GrowthTable`` of (n_nodes,) arrays. jit, vmap and grad safe in ``cosmo``.
-    Compute it once and pass it to the ``*_from_table`` readers when evaluating growth
-    many times inside one program.
+    ``prime(cosmo)`` wraps it in a ``LinearTheory`` that the growth readers and the
+    simulators accept in place of ``cosmo``, so the ODE is solved once per program.
     """
-    check_cosmology(cosmo)
-    return _solve_growth(cosmo)
+    return _solve_growth(check_cosmology(cosmo))
 
 
 @jax.jit
@@ -116,24 +117,19 @@ def _factor(values, slopes, seconds, a):
     return d * jnp.exp(_rate(values, slopes, seconds, lna) * (lna - lna_in))
 
 
-def growth_factor_from_table(table: GrowthTable, a):
-    """First-order growth D1(a) read from a ``GrowthTable``; shape of ``a``. jit, vmap and grad safe."""
-    return _factor(table.d1, table.d1_prime, table.d1_second, a)
+_READ = {
+    "growth_factor": lambda t, a: _factor(t.d1, t.d1_prime, t.d1_second, a),
+    "growth_rate": lambda t, a: _rate(t.d1, t.d1_prime, t.d1_second, jnp.log(as_float_array(a))),
+    "growth_factor_second": lambda t, a: _factor(t.d2, t.d2_prime, t.d2_second, a),
+    "growth_rate_second": lambda t, a: _rate(t.d2, t.d2_prime, t.d2_second, jnp.log(as_float_array(a))),
+}
 
 
-def growth_rate_from_table(table: GrowthTable, a):
-    """First-order growth rate f1 = dlnD1/dlna from a ``GrowthTable``; shape of ``a``. jit, vmap, grad safe."""
-    return _rate(table.d1, table.d1_prime, table.d1_second, jnp.log(as_float_array(a)))
-
-
-def growth_factor_second_from_table(table: GrowthTable, a):
-    """Second-order growth D2(a) (negative, ~ -3/7 D1^2) from a ``GrowthTable``. jit, vmap, grad safe."""
-    return _factor(table.d2, table.d2_prime, table.d2_second, a)
-
-
-def growth_rate_second_from_table(table: GrowthTable, a):
-    """Second-order growth rate f2 = dlnD2/dlna (2 f1 early) from a ``GrowthTable``. jit, vmap, grad safe."""
-    return _rate(table.d2, table.d2_prime, table.d2_second, jnp.log(as_float_array(a)))
+def _table_of(cosmo) -> GrowthTable:
+    """The growth table of a primed ``LinearTheory``, or solved now for a ``Cosmology``."""
+    if isinstance(cosmo, LinearTheory):
+        return cosmo.growth
+    return growth_table(cosmology_of(cosmo))
 
 
 def growth_factor(cosmo, a):
@@ -141,34 +137,75 @@ def growth_factor(cosmo, a):
 
     Parameters
     ----------
-    cosmo : Cosmology
-    a : array, any shape, scale factor > 0. Accurate for 1e-4 <= a <= 2; below, D grows
-        as a power law with the local rate (matter domination: D = a).
+    cosmo : Cosmology (the growth ODE is solved in this call) or a LinearTheory from
+        ``prime(cosmo)`` (its table is read: the cheap choice inside a loop or a gradient)
+    a : array, any shape, scale factor > 0 (checked when concrete). Accurate for
+        1e-4 <= a <= 2; below, D grows as a power law with the local rate (matter
+        domination: D = a).
 
     Returns
     -------
-    array, shape of ``a``, dimensionless. jit, vmap and grad safe (in ``cosmo`` and ``a``).
+    array, shape of ``a``, dimensionless. jit, vmap and grad safe (in ``cosmo``, through
+    the ODE or the primed table, and in ``a``). Primed and unprimed agree exactly.
     """
-    check_scale_factor("a", a)
-    return growth_factor_from_table(growth_table(cosmo), a)
+    a = check_scale_factor("a", a)
+    return _READ["growth_factor"](_table_of(cosmo), a)
 
 
 def growth_rate(cosmo, a):
-    """Linear growth rate f(a) = d ln D / d ln a, shape of ``a``. jit, vmap and grad safe."""
-    check_scale_factor("a", a)
-    return growth_rate_from_table(growth_table(cosmo), a)
+    """Linear growth rate f(a) = d ln D / d ln a, dimensionless, shape of ``a``.
+
+    ``cosmo``: a Cosmology or a primed LinearTheory (as ``growth_factor``); ``a`` > 0.
+    jit, vmap and grad safe.
+    """
+    a = check_scale_factor("a", a)
+    return _READ["growth_rate"](_table_of(cosmo), a)
 
 
 def growth_factor_second(cosmo, a):
     """Second-order (2LPT) growth factor D2(a); D2 -> -3/7 D1^2 early, shape of ``a``.
 
-    jit, vmap and grad safe.
+    ``cosmo``: a Cosmology or a primed LinearTheory (as ``growth_factor``); ``a`` > 0.
+    Dimensionless (normalised with D1(1) = 1). jit, vmap and grad safe.
     """
-    check_scale_factor("a", a)
-    return growth_factor_second_from_table(growth_table(cosmo), a)
+    a = check_scale_factor("a", a)
+    return _READ["growth_factor_second"](_table_of(cosmo), a)
 
 
 def growth_rate_second(cosmo, a):
-    """Second-order growth rate f2(a) = d ln D2 / d ln a, shape of ``a``. jit, vmap and grad safe."""
-    check_scale_factor("a", a)
-    return growth_rate_second_from_table(growth_table(cosmo), a)
+    """Second-order growth rate f2(a) = d ln D2 / d ln a (-> 2 f1 early), shape of ``a``.
+
+    ``cosmo``: a Cosmology or a primed LinearTheory (as ``growth_factor``); ``a`` > 0.
+    jit, vmap and grad safe.
+    """
+    a = check_scale_factor("a", a)
+    return _READ["growth_rate_second"](_table_of(cosmo), a)
+
+
+def _deprecated_from_table(reader):
+    name = reader.__name__ + "_from_table"
+
+    def from_table(table: GrowthTable, a):
+        warnings.warn(
+            f"{name}(table, a) is deprecated; use {reader.__name__}(prime(cosmo), a) with "
+            "cosmojax.cosmology.prime.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if not isinstance(table, GrowthTable):
+            raise TypeError(f"table must be a GrowthTable from growth_table(cosmo); got {type(table).__name__}.")
+        a = check_scale_factor("a", a)
+        return _READ[reader.__name__](table, a)
+
+    from_table.__name__ = from_table.__qualname__ = name
+    from_table.__doc__ = (
+        f"Deprecated alias: ``{reader.__name__}(prime(cosmo), a)``. Reads a ``GrowthTable``;\n"
+        "    same result, shape of ``a``; jit, vmap and grad safe. Emits a DeprecationWarning."
+    )
+    return from_table
+
+
+growth_factor_from_table = _deprecated_from_table(growth_factor)
+growth_rate_from_table = _deprecated_from_table(growth_rate)
+growth_factor_second_from_table = _deprecated_from_table(growth_factor_second)
+growth_rate_second_from_table = _deprecated_from_table(growth_rate_second)

@@ -19,10 +19,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from cosmojax._interp import interp_loglog
-from cosmojax._validate import check_edges, check_finite, check_positive
+from cosmojax._validate import check_edges, check_positive, positive_or_nan
 from cosmojax.cosmology.growth import growth_factor
 from cosmojax.cosmology.parameters import as_float_array, check_cosmology, check_scale_factor
-from cosmojax.cosmology.transfer import eisenstein_hu, eisenstein_hu_nowiggle
+from cosmojax.cosmology.transfer import _eisenstein_hu, _eisenstein_hu_nowiggle
 
 # Integration grid for sigma(R): uniform in ln k, where the trapezoid rule is spectrally
 # accurate for integrands that vanish at both ends.
@@ -56,7 +56,7 @@ def _shape(cosmo, k, transfer):
     """Unnormalised P(k) at a = 1."""
     if isinstance(transfer, PowerTable):
         return interp_loglog(k, jnp.asarray(transfer.k), jnp.asarray(transfer.power))
-    fn = eisenstein_hu if transfer == "eisenstein_hu" else eisenstein_hu_nowiggle
+    fn = _eisenstein_hu if transfer == "eisenstein_hu" else _eisenstein_hu_nowiggle
     return k**cosmo.n_s * fn(cosmo, k) ** 2
 
 
@@ -117,12 +117,16 @@ def linear_power(cosmo, k, a=1.0, transfer="eisenstein_hu"):
     -------
     array, broadcast shape of ``k`` and ``a``, (Mpc/h)^3.
     jit, vmap and grad safe with respect to ``cosmo``, ``k``, ``a`` and a table's power.
+
+    Raises ``ValueError`` for a bad concrete cosmology (the Eisenstein-Hu transfers also need
+    Omega_b > 0 and Omega_c > 0), k or a, ``TypeError`` for complex input. Under
+    jit/vmap/grad a traced cosmology out of range, k <= 0 or a <= 0 (or NaN) gives NaN
+    values and gradients in the entries concerned, never a plausible number.
     """
-    check_cosmology(cosmo)
-    check_scale_factor("a", a)
-    check_positive("k", k)
     _check_transfer(transfer)
-    k = as_float_array(k)
+    cosmo = check_cosmology(cosmo, baryons=not isinstance(transfer, PowerTable))
+    a = check_scale_factor("a", a)
+    k = as_float_array(positive_or_nan("k", k))
     shape = _amplitude(cosmo, transfer) * _shape(cosmo, k, transfer)
     if isinstance(a, (int, float)) and a == 1.0:
         return shape  # D(1) = 1 by definition: no growth ODE to solve
@@ -142,11 +146,12 @@ def sigma_r(cosmo, r, a=1.0, transfer="eisenstein_hu"):
     Returns
     -------
     array, shape of ``r``, dimensionless; ``sigma_r(cosmo, 8.0) == cosmo.sigma8``.
-    jit, vmap and grad safe.
+    jit, vmap and grad safe. Checks as ``linear_power`` (``r`` in place of ``k``): under
+    jit/vmap/grad a traced cosmology out of range, r <= 0 or a <= 0 gives NaN.
     """
-    check_cosmology(cosmo)
-    check_positive("r", r)
-    check_finite("r", r)
     _check_transfer(transfer)
+    cosmo = check_cosmology(cosmo, baryons=not isinstance(transfer, PowerTable))
+    r = as_float_array(positive_or_nan("r", r))
+    a = check_scale_factor("a", a)
     sigma2 = _amplitude(cosmo, transfer) * _sigma2_unnormalised(cosmo, r, transfer)
     return jnp.sqrt(sigma2) * growth_factor(cosmo, a)

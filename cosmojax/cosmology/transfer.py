@@ -4,11 +4,19 @@
 eqs. 2-24); ``eisenstein_hu_nowiggle`` is the zero-baryon form with the baryon-suppressed
 shape parameter (their eqs. 26, 28-31). Wavenumbers are in h/Mpc on input; the formulae
 work internally in 1/Mpc. Both are jit, vmap and grad safe in the cosmology and in k > 0.
+
+The fits divide by the baryon and cold dark matter densities, so besides the general
+cosmology checks they need Omega_b > 0 and Omega_c > 0 (``check_cosmology(baryons=True)``).
+Concrete bad input raises ``ValueError``; under jit/vmap/grad a traced cosmology out of
+range, or a traced k <= 0 or not finite, gives NaN values and gradients instead.
 """
 
 from __future__ import annotations
 
 import jax.numpy as jnp
+
+from cosmojax._validate import positive_or_nan
+from cosmojax.cosmology.parameters import as_float_array, check_cosmology
 
 
 def _densities(cosmo):
@@ -26,7 +34,13 @@ def _t0_tilde(q, alpha, beta):
 
 
 def sound_horizon(cosmo):
-    """Sound horizon at the drag epoch from EH98 eq. 6, in Mpc/h. jit and grad safe."""
+    """Sound horizon at the drag epoch from EH98 eq. 6, in Mpc/h.
+
+    Returns a scalar (or the shape of a batched cosmology's fields). Needs Omega_b > 0 and
+    Omega_c > 0 besides the general checks; raises ``ValueError`` otherwise. jit, vmap and
+    grad safe; under jit/vmap/grad a traced cosmology out of range gives NaN.
+    """
+    cosmo = check_cosmology(cosmo, baryons=True)
     return _scales(cosmo)["s"] * cosmo.h
 
 
@@ -57,8 +71,15 @@ def eisenstein_hu(cosmo, k):
 
     Returns
     -------
-    array, shape of ``k``, dimensionless, T -> 1 as k -> 0. jit, vmap and grad safe.
+    array, shape of ``k``, dimensionless, T -> 1 as k -> 0. Needs Omega_b > 0 and
+    Omega_c > 0; raises ``ValueError`` for a bad concrete cosmology or k. jit, vmap and grad
+    safe; under jit/vmap/grad a traced cosmology out of range or k <= 0 gives NaN.
     """
+    cosmo = check_cosmology(cosmo, baryons=True)
+    return _eisenstein_hu(cosmo, as_float_array(positive_or_nan("k", k)))
+
+
+def _eisenstein_hu(cosmo, k):
     theta, om, ob, fb = _densities(cosmo)
     fc = cosmo.Omega_c / cosmo.Omega_m
     sc = _scales(cosmo)
@@ -105,8 +126,15 @@ def eisenstein_hu_nowiggle(cosmo, k):
 
     Returns
     -------
-    array, shape of ``k``, dimensionless. jit, vmap and grad safe.
+    array, shape of ``k``, dimensionless. Needs Omega_b > 0 and Omega_c > 0; raises
+    ``ValueError`` for a bad concrete cosmology or k. jit, vmap and grad safe; under
+    jit/vmap/grad a traced cosmology out of range or k <= 0 gives NaN.
     """
+    cosmo = check_cosmology(cosmo, baryons=True)
+    return _eisenstein_hu_nowiggle(cosmo, as_float_array(positive_or_nan("k", k)))
+
+
+def _eisenstein_hu_nowiggle(cosmo, k):
     theta, om, ob, fb = _densities(cosmo)
     s = 44.5 * jnp.log(9.83 / om) / jnp.sqrt(1.0 + 10.0 * ob**0.75)  # Mpc, eq. 26
     alpha_gamma = 1.0 - 0.328 * jnp.log(431.0 * om) * fb + 0.38 * jnp.log(22.3 * om) * fb**2

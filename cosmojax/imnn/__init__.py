@@ -7,8 +7,9 @@ statistics give the score-compressed estimate theta_hat = theta_fid + F^-1 dmu^T
 
 Modules
 -------
-fisher       ``fisher_statistics``, ``fisher_matrix``, ``score_compression``,
-             ``gaussian_field_fisher`` (the analytic bound for Gaussian fields)
+fisher       ``fisher_statistics``, ``score_compression`` (re-exported from
+             ``cosmojax.stats.fisher``, where every Fisher matrix lives); the deprecated
+             ``fisher_matrix`` and ``gaussian_field_fisher`` forms
 loss         ``imnn_loss`` (-ln|F| + r(Lambda2) Lambda2) and its coupling
 derivatives  summary sources: ``finite_differences``, ``autodiff``, ``precomputed``
 trainer      ``imnn`` (init, step) and the ``fit_imnn`` driver

@@ -21,10 +21,10 @@ theta; the i-th simulation uses ``jax.random.fold_in(key, i)``, so each one is
 reproducible alone. ``apply_fn(params, data) -> (s,)`` maps one data set to its summaries
 (e.g. ``lambda w, d: model.apply(w, d[None])[0]``).
 
-The simulation axis can be spread over devices: pass a ``jax.sharding.Mesh`` with an axis
-named ``"sims"`` and the batch of simulations is sharded along it (XLA then reduces means
-and covariances across devices). ``chunk_size`` bounds memory by running that many
-simulations at a time.
+The simulation axis can be spread over devices: pass a mesh from
+``cosmojax.parallel.device_mesh`` and the batch of simulations is sharded along its axis
+with ``cosmojax.parallel.sharded_map`` (XLA then reduces means and covariances across
+devices). ``chunk_size`` bounds memory by running that many simulations at a time.
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.sharding import NamedSharding, PartitionSpec
 
 from cosmojax._validate import check_finite, check_int, check_positive
+from cosmojax.parallel import AXIS, shard_leading, sharded_map
 
-SIM_AXIS = "sims"
+#: The mesh axis the simulations are sharded over: the one axis of ``cosmojax.parallel``.
+SIM_AXIS = AXIS
 
 
 class SummarySource(NamedTuple):
@@ -53,41 +54,20 @@ class SummarySource(NamedTuple):
     compute: Callable
 
 
-def _constrain(x, mesh, axis: int = 0):
-    if mesh is None:
-        return x
-    spec = [None] * x.ndim
-    spec[axis] = SIM_AXIS
-    return jax.lax.with_sharding_constraint(x, NamedSharding(mesh, PartitionSpec(*spec)))
-
-
-def sharded_map(f: Callable, xs, mesh=None, chunk_size: int | None = None):
-    """``vmap(f)(xs)`` over the leading axis, sharded over ``mesh`` and in chunks.
-
-    ``xs``: pytree of arrays with a common leading axis n. With ``chunk_size`` (a divisor of
-    n), ``lax.map`` runs n / chunk_size vmapped chunks in sequence, each chunk sharded over
-    the devices. jit safe; differentiable through ``f``.
-    """
-    n = jax.tree_util.tree_leaves(xs)[0].shape[0]
-    if chunk_size is None or chunk_size >= n:
-        xs = jax.tree_util.tree_map(lambda a: _constrain(a, mesh), xs)
-        return jax.vmap(f)(xs)
-    if n % chunk_size:
-        raise ValueError(f"chunk_size must divide the number of simulations {n}; got {chunk_size}.")
-    n_chunks = n // chunk_size
-    xs = jax.tree_util.tree_map(lambda a: _constrain(a.reshape((n_chunks, chunk_size) + a.shape[1:]), mesh, 1), xs)
-    ys = jax.lax.map(jax.vmap(f), xs)
-    return jax.tree_util.tree_map(lambda a: a.reshape((n,) + a.shape[2:]), ys)
-
-
 def _sim_indices(n, mesh):
-    return _constrain(jnp.arange(n, dtype=jnp.uint32), mesh)
+    return shard_leading(jnp.arange(n, dtype=jnp.uint32), mesh)
 
 
-def _check_counts(n_s, n_d):
+def _check_counts(n_s, n_d, chunk_size=None):
+    """Whole-number simulation counts (2 <= n_s, 1 <= n_d <= n_s) and a chunk size dividing both."""
     n_s = check_int("n_s", n_s, 2)  # a covariance needs two simulations
-    if not 1 <= int(n_d) <= n_s:
+    n_d = check_int("n_d", n_d, 1)
+    if n_d > n_s:
         raise ValueError(f"n_d must satisfy 1 <= n_d <= n_s = {n_s}; got {n_d}.")
+    chunk_size = check_int("chunk_size", chunk_size, 1, allow_none=True)
+    if chunk_size is not None and any(n > chunk_size and n % chunk_size for n in (n_s, n_d)):
+        raise ValueError(f"chunk_size must divide n_s = {n_s} and n_d = {n_d} (or be None); got {chunk_size}.")
+    return n_s, n_d, chunk_size
 
 
 def finite_differences(
@@ -114,7 +94,7 @@ def finite_differences(
     delta = jnp.broadcast_to(jnp.asarray(delta, dtype=theta_fid.dtype), theta_fid.shape)
     check_positive("delta", delta)
     n_d = n_s if n_d is None else n_d
-    _check_counts(n_s, n_d)
+    n_s, n_d, chunk_size = _check_counts(n_s, n_d, chunk_size)
     p = theta_fid.shape[0]
     offsets = jnp.eye(p, dtype=theta_fid.dtype) * delta[:, None]  # (p, p)
 
@@ -148,7 +128,7 @@ def autodiff(simulator: Callable, theta_fid, n_s: int, n_d: int | None = None, c
     theta_fid = jnp.atleast_1d(jnp.asarray(theta_fid, dtype=jnp.result_type(float)))
     check_finite("theta_fid", theta_fid)
     n_d = n_s if n_d is None else n_d
-    _check_counts(n_s, n_d)
+    n_s, n_d, chunk_size = _check_counts(n_s, n_d, chunk_size)
 
     def compute(apply_fn, params, key, mesh=None):
         def fid(i):
@@ -209,7 +189,7 @@ def precomputed(
         n_d, p = plus.shape[:2]
         delta = jnp.broadcast_to(jnp.asarray(delta, dtype=plus.dtype), (p,))
         check_positive("delta", delta)
-    _check_counts(n_s, n_d)
+    n_s, n_d, chunk_size = _check_counts(n_s, n_d, chunk_size)
 
     def compute(apply_fn, params, key, mesh=None):
         del key
@@ -240,6 +220,8 @@ def simulate_dataset(key, simulator: Callable, theta_fid, n_s: int, n_d: int = 0
     Returns ``fiducial`` ``(n_s, ...)`` and, when ``n_d > 0`` and ``delta`` is given, ``plus``
     and ``minus`` ``(n_d, p, ...)`` seed-matched offset simulations (else None). jit safe.
     """
+    n_s = check_int("n_s", n_s, 1)
+    n_d = check_int("n_d", n_d, 0)
     theta_fid = jnp.atleast_1d(jnp.asarray(theta_fid, dtype=jnp.result_type(float)))
     keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(n_s, dtype=jnp.uint32))
     fiducial = jax.vmap(simulator, in_axes=(0, None))(keys, theta_fid)

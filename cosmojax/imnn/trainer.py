@@ -14,14 +14,22 @@ Fisher information on a separate validation source after each block, keeps the p
 with the largest validation ln|F| (the regularisation term only fixes the summaries' scale,
 which F does not depend on) and stops when it has not improved for ``patience`` blocks.
 
-Devices: the simulations of each step are sharded over a ``jax.sharding.Mesh`` with one
-axis ``"sims"`` (by default all of ``jax.devices()``; one CPU works the same way), and XLA
-sums the moments across devices, so the Fisher matrix is that of all n_s simulations.
+``fit_imnn`` runs on the loop driver shared with ``nn.fit`` and the samplers (progress bar,
+early stopping, checkpoints in the format of ``cosmojax.io.save_checkpoint``, resume). Its
+compiled block and validation are cached on the model and the static settings, so a
+second call with the same model, sizes and settings compiles nothing.
+
+Devices: the simulations of each step are sharded over the one-axis mesh of
+``cosmojax.parallel.device_mesh`` (by default all local devices; one CPU works the same
+way), and XLA sums the moments across devices, so the Fisher matrix is that of all n_s
+simulations.
 """
 
 from __future__ import annotations
 
-import os
+import functools
+import math
+import warnings
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -29,13 +37,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from jax.sharding import Mesh
-from tqdm.auto import tqdm
 
+from cosmojax import parallel
+from cosmojax._loop import run_blocks, start_or_resume
 from cosmojax._validate import check_int
-from cosmojax.imnn.derivatives import SIM_AXIS, SummarySource
+from cosmojax.imnn.derivatives import SummarySource
 from cosmojax.imnn.fisher import FisherStats, fisher_statistics
 from cosmojax.imnn.loss import LossInfo, coupling_alpha, imnn_loss
-from cosmojax.nn.training import load_checkpoint, save_checkpoint
+from cosmojax.io import check_output_path
 
 
 class IMNNState(NamedTuple):
@@ -74,12 +83,16 @@ class IMNN(NamedTuple):
 
 
 def device_mesh(devices=None) -> Mesh:
-    """A one-axis ``Mesh`` named ``"sims"`` over ``devices`` (default: all of ``jax.devices()``).
+    """Deprecated: use ``cosmojax.parallel.device_mesh``.
 
-    Host-side set-up: not traced.
+    The one-axis ``Mesh`` of ``cosmojax.parallel.device_mesh(devices)`` (default: all local
+    devices), whose axis the IMNN summary sources shard their simulations along. Host-side
+    set-up: not traced.
     """
-    devices = jax.devices() if devices is None else list(devices)
-    return Mesh(np.asarray(devices), (SIM_AXIS,))
+    warnings.warn(
+        "cosmojax.imnn.device_mesh is deprecated; use cosmojax.parallel.device_mesh.", DeprecationWarning, stacklevel=2
+    )
+    return parallel.device_mesh(devices)
 
 
 def _check_divisible(source: SummarySource, mesh: Mesh, name: str):
@@ -109,13 +122,14 @@ def imnn(
     optimizer : optax.GradientTransformation
     source : SummarySource (``finite_differences``, ``autodiff`` or ``precomputed``)
     lam, epsilon : coupling of the covariance regularisation (``imnn_loss``)
-    devices : sequence of devices or None (all); n_s and n_d must be multiples of their number
+    devices : None (all local devices), an int n (the first n) or a sequence of devices, as in
+        ``cosmojax.parallel.device_mesh``; n_s and n_d must be multiples of their number
 
     ``init``, ``step``, ``fisher`` and ``loss`` are pure and jit safe (``step`` is jitted
     by ``fit_imnn``); ``loss`` is differentiable with respect to ``params``.
     """
     coupling_alpha(lam, epsilon)  # validates lam and epsilon early
-    mesh = device_mesh(devices)
+    mesh = parallel.device_mesh(devices)
     _check_divisible(source, mesh, "source")
 
     def stats_on(src: SummarySource, params, key) -> FisherStats:
@@ -165,6 +179,36 @@ class IMNNResult(NamedTuple):
     stopped_early: bool
 
 
+@functools.partial(jax.jit, static_argnames=("step", "length"))
+def _train_block(state, key, start, *, step, length):
+    """``length`` IMNN steps from ``state``, step i with ``fold_in(key, start + i)``.
+
+    Compiled once per (model step, length): the key and the start are traced arguments."""
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(start + jnp.arange(length))
+    return jax.lax.scan(step, state, keys)
+
+
+@functools.partial(jax.jit, static_argnames=("fisher", "source", "lam", "epsilon"))
+def _validate(params, key, *, fisher, source, lam, epsilon):
+    """Fisher statistics and IMNN loss of ``params`` on ``source``; compiled once per
+    (model, source, lam, epsilon)."""
+    stats = fisher(params, key, source)
+    value, parts = imnn_loss(stats, lam, epsilon)
+    return value, stats, parts
+
+
+def _finite_or_raise(name: str, values, step: int, checkpoint_path) -> None:
+    values = np.asarray(values, dtype=float)
+    if np.all(np.isfinite(values)):
+        return
+    saved = f" The checkpoint {checkpoint_path!r} holds the last block before it." if checkpoint_path else ""
+    raise FloatingPointError(
+        f"fit_imnn: the {name} loss is {values[~np.isfinite(values)][0]} by step {step}, so training stopped. "
+        "Lower the learning rate, raise lam, or check the simulator and network for NaN or infinite "
+        f"summaries.{saved}"
+    )
+
+
 def fit_imnn(
     key,
     model: IMNN,
@@ -179,6 +223,7 @@ def fit_imnn(
     epsilon: float = 0.1,
     progress: bool = True,
     checkpoint_path: str | None = None,
+    checkpoint_every: int = 1,
     resume: bool = True,
 ) -> IMNNResult:
     """Train an IMNN with validation-based early stopping.
@@ -191,95 +236,93 @@ def fit_imnn(
         different from every training simulation.
     model : IMNN from ``imnn``
     params : initial network parameters
-    n_steps : total optimiser steps (counting those already in a resumed checkpoint)
+    n_steps : total optimiser steps (counting those already in a resumed checkpoint),
+        run in ceil(n_steps / validate_every) blocks
     validate_every : steps per compiled block between validations
     validation : SummarySource or None (the training source with a held-out key)
     patience : blocks without an increase of the validation ln|F| by ``min_delta`` before stopping
     lam, epsilon : coupling used for the recorded validation loss (use the trainer's values)
     progress : show a tqdm bar with det F
-    checkpoint_path, resume : write a checkpoint after each block; continue from it if present
+    checkpoint_path : file written every ``checkpoint_every`` blocks and at the end (format of
+        ``cosmojax.io.save_checkpoint``); its folder must exist
+    resume : continue from ``checkpoint_path`` if it exists (ValueError if it is corrupted or
+        from another run: delete it or pass ``resume=False``)
 
     Returns
     -------
-    IMNNResult. A Python driver around jitted blocks (not itself jit safe).
+    IMNNResult. A Python driver around jitted blocks (not itself jit safe). The block and
+    the validation are compiled once per model, ``validate_every``, validation source,
+    ``lam`` and ``epsilon``; later calls with other keys or parameters of the same shapes
+    reuse them.
+
+    Raises
+    ------
+    FloatingPointError
+        When a training step's loss or the validation loss is NaN or infinite: training
+        stops there instead of returning stale parameters.
     """
     n_steps = check_int("n_steps", n_steps)
     validate_every = check_int("validate_every", validate_every)
+    patience = check_int("patience", patience)
+    if not (np.isfinite(min_delta) and min_delta >= 0):
+        raise ValueError(f"min_delta must be finite and >= 0; got {min_delta!r}.")
+    coupling_alpha(lam, epsilon)
+    if checkpoint_path is not None:
+        checkpoint_path = check_output_path("checkpoint_path", checkpoint_path)
     k_train, k_val = jax.random.split(key)
     val_src = model.source if validation is None else validation
+    validate = functools.partial(_validate, fisher=model.fisher, source=val_src, lam=float(lam), epsilon=float(epsilon))
 
-    @jax.jit
-    def block(state, start):
-        keys = jax.vmap(lambda i: jax.random.fold_in(k_train, i))(start + jnp.arange(validate_every))
-        return jax.lax.scan(model.step, state, keys)
+    def block(state, i):
+        return _train_block(state, k_train, jnp.asarray(i * validate_every, jnp.uint32), step=model.step,
+                            length=validate_every)
 
-    @jax.jit
-    def validate(params):
-        stats = model.fisher(params, k_val, val_src)
-        value, parts = imnn_loss(stats, lam, epsilon)
-        return value, stats, parts
+    def bookkeeping(i, state, info, aux):
+        done = (i + 1) * validate_every
+        _finite_or_raise("training", info.loss, done, checkpoint_path)
+        vloss, _, parts = validate(state.params, k_val)
+        _finite_or_raise("validation", vloss, done, checkpoint_path)
+        values = (done, info.loss[-1], info.logdet_F[-1], vloss, parts.logdet_F, parts.Lambda2)
+        history = {name: np.append(aux["history"][name], float(v)) for name, v in zip(HISTORY_KEYS, values)}
+        aux = dict(aux, history=history)
+        vlogdet = float(parts.logdet_F)
+        if -vlogdet < aux["best_val"] - min_delta:
+            aux.update(best_val=-vlogdet, best_step=done, best_params=state.params, wait=0)
+        else:
+            aux["wait"] += 1
+        postfix = {"detF": f"{float(jnp.exp(parts.logdet_F)):.4g}", "Lambda2": f"{float(parts.Lambda2):.3g}"}
+        return aux, aux["wait"] >= patience, postfix
 
-    state = model.init(params)
-    hist_keys = ("step", "train_loss", "train_logdet_F", "val_loss", "val_logdet_F", "Lambda2")
-    record = {
-        "state": state,
+    aux = {
         "best_params": params,
         "best_val": np.inf,
         "best_step": 0,
         "wait": 0,
-        "history": {k: np.zeros(0) for k in hist_keys},
+        "history": {k: np.zeros(0) for k in HISTORY_KEYS},
     }
-    if checkpoint_path is not None and resume and os.path.exists(checkpoint_path):
-        record = load_checkpoint(checkpoint_path, record)
-        record["state"] = jax.tree_util.tree_map(jnp.asarray, record["state"])
-    state, best_params = record["state"], record["best_params"]
-    best_val, best_step, wait = float(record["best_val"]), int(record["best_step"]), int(record["wait"])
-    history = {k: list(np.asarray(record["history"][k], dtype=float).reshape(-1)) for k in hist_keys}
-    stopped = wait >= patience
-    done = int(state.step)
-    if done % validate_every:
-        raise ValueError(f"the checkpoint is at step {done}, not a multiple of validate_every = {validate_every}.")
-    bar = tqdm(total=n_steps, initial=done, disable=not progress, desc="imnn")
-    while done < n_steps and not stopped:
-        state, info = block(state, jnp.asarray(done, jnp.uint32))
-        done += validate_every
-        vloss, stats, parts = validate(state.params)
-        vloss = float(vloss)
-        for name, value in zip(
-            hist_keys,
-            (done, info.loss[-1], info.logdet_F[-1], vloss, parts.logdet_F, parts.Lambda2),
-        ):
-            history[name].append(float(value))
-        vlogdet = float(parts.logdet_F)
-        if np.isfinite(vlogdet) and -vlogdet < best_val - min_delta:
-            best_val, best_step, best_params, wait = -vlogdet, done, state.params, 0
-        else:
-            wait += 1
-        stopped = wait >= patience
-        bar.update(validate_every)
-        bar.set_postfix(detF=f"{float(jnp.exp(parts.logdet_F)):.4g}", Lambda2=f"{float(parts.Lambda2):.3g}")
-        if checkpoint_path is not None:
-            save_checkpoint(
-                checkpoint_path,
-                {
-                    "state": state,
-                    "best_params": best_params,
-                    "best_val": best_val,
-                    "best_step": best_step,
-                    "wait": wait,
-                    "history": {k: np.asarray(v, dtype=float) for k, v in history.items()},
-                },
-            )
-    bar.close()
-    _, best_stats, _ = validate(best_params)
+    loop = start_or_resume(checkpoint_path, model.init(params), aux, resume)
+    if int(loop.state.step) != loop.blocks * validate_every:
+        raise ValueError(
+            f"checkpoint_path {checkpoint_path!r} is at step {int(loop.state.step)}, not after whole blocks of "
+            f"validate_every = {validate_every}; resume with the validate_every it was written with, or pass resume=False."
+        )
+    loop = run_blocks(
+        block, loop, math.ceil(n_steps / validate_every), callback=bookkeeping, progress=progress, desc="imnn",
+        steps_per_block=validate_every, checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
+    )
+    aux = loop.aux
+    _, best_stats, _ = validate(aux["best_params"], k_val)
     return IMNNResult(
-        best_params,
-        state,
+        aux["best_params"],
+        loop.state,
         best_stats,
-        {k: np.asarray(v) for k, v in history.items()},
-        int(best_step),
-        bool(stopped),
+        {k: np.asarray(v) for k, v in aux["history"].items()},
+        int(aux["best_step"]),
+        bool(loop.stopped),
     )
 
+
+#: Entries of ``IMNNResult.history``, one value per block.
+HISTORY_KEYS = ("step", "train_loss", "train_logdet_F", "val_loss", "val_logdet_F", "Lambda2")
 
 __all__ = ["IMNN", "IMNNInfo", "IMNNResult", "IMNNState", "LossInfo", "device_mesh", "fit_imnn", "imnn"]

@@ -15,13 +15,17 @@ a (p,) summary (e.g. IMNN or score-compressed); ``prior_sample(key, n) -> (n, d)
 from __future__ import annotations
 
 import math
+import os
+import warnings
 from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cosmojax._loop import run_blocks, start_or_resume
 from cosmojax._validate import check_finite, check_int, check_symmetric_positive_definite
+from cosmojax.io import check_output_path
 
 _HI = jax.lax.Precision.HIGHEST
 
@@ -31,7 +35,8 @@ class ABCResult(NamedTuple):
 
     samples : (n, d) parameters; weights : (n,) normalised importance weights;
     distances : (n,) distance of each sample's summary to the observation;
-    epsilon : the tolerance; ess : effective sample size (sum w)^2 / sum w^2;
+    epsilon : the tolerance; ess : importance sample size (sum w)^2 / sum w^2 of the
+    weights (``importance_sample_size``; not the autocorrelation ESS of MCMC chains);
     n_simulations : simulations spent.
     """
 
@@ -54,7 +59,8 @@ class PMCState(NamedTuple):
 
 
 class PMCInfo(NamedTuple):
-    """Diagnostics of one PMC round: tolerance, acceptance rate, ESS, simulations, filled."""
+    """Diagnostics of one PMC round: tolerance, acceptance rate, importance sample size of the
+    new weights (``ess``), simulations, filled."""
 
     epsilon: jax.Array
     acceptance_rate: jax.Array
@@ -70,10 +76,24 @@ class PMCAlgorithm(NamedTuple):
     step: Callable
 
 
-def effective_sample_size(weights):
-    """(sum w)^2 / sum w^2 of importance weights; a scalar. jit, vmap and grad safe."""
+def importance_sample_size(weights):
+    """Kish's effective sample size of importance weights, (sum w)^2 / sum w^2.
+
+    weights : (n,) non-negative weights (normalised or not); returns a scalar between 1 and
+    n (n for equal weights). Not the effective sample size of correlated MCMC draws (that is
+    ``infer.chain_diagnostics``). jit, vmap and grad safe.
+    """
     w = jnp.asarray(weights)
     return jnp.sum(w) ** 2 / jnp.sum(w**2)
+
+
+def effective_sample_size(weights):
+    """Deprecated alias of :func:`importance_sample_size` (same argument and result)."""
+    warnings.warn(
+        "cosmojax.infer.effective_sample_size is deprecated; use importance_sample_size (it measures importance "
+        "weights, not MCMC chains).", DeprecationWarning, stacklevel=2,
+    )
+    return importance_sample_size(weights)
 
 
 def make_distance(observed, metric=None) -> Callable:
@@ -166,7 +186,7 @@ def rejection_abc(
     order = jnp.argsort(dists)[:n_keep]
     weights = jnp.full(n_keep, 1.0 / n_keep, dtype=thetas.dtype)
     return ABCResult(
-        thetas[order], weights, dists[order], dists[order[-1]], effective_sample_size(weights), jnp.asarray(thetas.shape[0])
+        thetas[order], weights, dists[order], dists[order[-1]], importance_sample_size(weights), jnp.asarray(thetas.shape[0])
     )
 
 
@@ -268,7 +288,7 @@ def pmc_abc(
         new_w = jnp.exp(log_new - jax.scipy.special.logsumexp(log_new))
         sims = batches * batch_size
         new_state = PMCState(new_x, new_w, jnp.where(filled_slots, new_d, jnp.inf), eps, state.n_simulations + sims)
-        info = PMCInfo(eps, jnp.minimum(count, n) / sims, effective_sample_size(new_w), sims, count >= n)
+        info = PMCInfo(eps, jnp.minimum(count, n) / sims, importance_sample_size(new_w), sims, count >= n)
         return new_state, info
 
     return PMCAlgorithm(init, step)
@@ -281,23 +301,58 @@ def _weighted_quantile(values, weights, q):
     return values[order][i]
 
 
-def run_pmc_abc(key, algorithm: PMCAlgorithm, n_rounds: int, *, progress: bool = True) -> tuple[ABCResult, list]:
-    """Drive ``algorithm`` for ``n_rounds`` rounds after ``init``; a tqdm bar shows progress.
+def run_pmc_abc(
+    key,
+    algorithm: PMCAlgorithm,
+    n_rounds: int,
+    *,
+    progress: bool = True,
+    checkpoint_path: str | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = True,
+) -> tuple[ABCResult, list]:
+    """Drive ``algorithm`` for ``n_rounds`` rounds after ``init``.
 
-    Returns the final population as an ``ABCResult`` and the list of per-round ``PMCInfo``.
+    Parameters
+    ----------
+    key : jax.random key; ``init`` uses one half, round i ``fold_in(other half, i)``
+    algorithm : PMCAlgorithm from ``pmc_abc``
+    n_rounds : total rounds (counting those in a resumed checkpoint), >= 1
+    progress : show a tqdm bar with the tolerance and acceptance rate
+    checkpoint_path : file written every ``checkpoint_every`` rounds and at the end (format
+        of ``cosmojax.io.save_checkpoint``); its folder must exist
+    resume : continue from ``checkpoint_path`` if it exists: the same key gives the same
+        population as an uninterrupted run (ValueError if the file is corrupted or from
+        another problem: delete it or pass ``resume=False``)
+
+    Returns
+    -------
+    The final population as an ``ABCResult`` and the list of per-round ``PMCInfo`` (scalar
+    numpy values). A host-side driver of the jit-compiled rounds: not jit safe itself.
     """
-    from tqdm.auto import tqdm
-
     n_rounds = check_int("n_rounds", n_rounds)
+    if checkpoint_path is not None:
+        checkpoint_path = check_output_path("checkpoint_path", checkpoint_path)
     k_init, k_steps = jax.random.split(key)
-    state = algorithm.init(k_init)
-    infos = []
-    bar = tqdm(range(n_rounds), desc="PMC-ABC", disable=not progress)
-    for i in bar:
-        state, info = algorithm.step(jax.random.fold_in(k_steps, i), state)
-        infos.append(info)
-        bar.set_postfix(epsilon=float(info.epsilon), accept=float(info.acceptance_rate))
+    resuming = checkpoint_path is not None and resume and os.path.exists(checkpoint_path)
+    # a resumed run reads its population from the file: only its shapes are needed here
+    state = jax.eval_shape(algorithm.init, k_init) if resuming else algorithm.init(k_init)
+    history = PMCInfo(*(np.zeros(0, dtype) for dtype in (float, float, float, int, bool)))
+    loop = start_or_resume(checkpoint_path, state, history, resume)
+
+    def one_round(state, i):
+        return algorithm.step(jax.random.fold_in(k_steps, i), state)
+
+    def record(i, state, info, history):
+        history = PMCInfo(*(np.append(h, np.asarray(v)) for h, v in zip(history, info)))
+        return history, False, {"epsilon": f"{float(info.epsilon):.4g}", "accept": f"{float(info.acceptance_rate):.3g}"}
+
+    loop = run_blocks(one_round, loop, n_rounds, callback=record, progress=progress, desc="PMC-ABC",
+                      checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every)
+    state = loop.state
+    infos = [PMCInfo(*(h[i] for h in loop.aux)) for i in range(loop.blocks)]
     result = ABCResult(
-        state.particles, state.weights, state.distances, state.epsilon, effective_sample_size(state.weights), state.n_simulations
+        state.particles, state.weights, state.distances, state.epsilon, importance_sample_size(state.weights),
+        state.n_simulations,
     )
     return result, infos

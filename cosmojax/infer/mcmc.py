@@ -13,12 +13,14 @@ a few hundred dimensions.
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cosmojax._loop import LoopState, run_blocks
 from cosmojax._validate import check_finite, check_int, check_symmetric_positive_definite
 from cosmojax.infer.diagnostics import chain_diagnostics, max_rhat, min_ess
 from cosmojax.infer.laplace import laplace_approximation
@@ -158,8 +160,9 @@ def nuts_numpyro(
     inverse_mass_matrix=None,
     init_params: dict | None = None,
     chain_method: str = "vectorized",
-    progress_bar: bool = False,
+    progress: bool = False,
     jit_model_args: bool = False,
+    progress_bar: bool | None = None,
     **model_kwargs,
 ) -> MCMCResult:
     """Run NUTS (numpyro) on a numpyro model.
@@ -185,8 +188,9 @@ def nuts_numpyro(
         A Laplace approximation (``laplace_inverse_mass``) spares strongly correlated
         posteriors the early warm-up's thousand-step trajectories.
     init_params : optional dict of unconstrained initial values, each (num_chains, ...)
-    progress_bar : show numpyro's progress bar
+    progress : show numpyro's progress bar
     jit_model_args : compile once for all data of the same shape (for repeated runs)
+    progress_bar : deprecated name of ``progress`` (a DeprecationWarning); None to leave it
 
     Returns
     -------
@@ -194,6 +198,10 @@ def nuts_numpyro(
     """
     from numpyro.infer import MCMC, NUTS
 
+    if progress_bar is not None:
+        warnings.warn("nuts_numpyro(progress_bar=...) is deprecated; pass progress=... instead.", DeprecationWarning,
+                      stacklevel=2)
+        progress = progress_bar
     num_warmup, num_samples, num_chains = check_sampler_settings(num_warmup, num_samples, num_chains, target_accept)
     max_tree_depth = check_int("max_tree_depth", max_tree_depth)
     _check_chain_method(chain_method)
@@ -217,7 +225,7 @@ def nuts_numpyro(
         num_samples=num_samples,
         num_chains=num_chains,
         chain_method=chain_method,
-        progress_bar=progress_bar,
+        progress_bar=bool(progress),
         jit_model_args=jit_model_args,
     )
     start = time.perf_counter()
@@ -323,8 +331,10 @@ class NUTSCheckpoint(NamedTuple):
     draws : transitions after warm-up so far (the i of the next one)
     max_tree_depth : the run's cap of 2^max_tree_depth - 1 leapfrog steps per transition
 
-    Arrays and an int: save it with pickle (or its leaves with ``numpy.savez``) and pass
-    it to ``resume_nuts_blackjax``.
+    A pytree of arrays, keys and ints: write it with ``cosmojax.io.save_checkpoint`` (atomic,
+    checksummed), read it back with ``cosmojax.io.load_checkpoint(path, target)`` where
+    ``target`` is a checkpoint of the same structure (same position pytree, chains and
+    mass-matrix kind), and pass it to ``resume_nuts_blackjax``.
     """
 
     state: Any
@@ -346,11 +356,10 @@ def _sample_blocks(log_density, checkpoint: NUTSCheckpoint, num_samples, chain_m
 
     With ``progress``, the block length is the largest divisor of num_samples up to
     ``block`` (one compiled scan for every block) and a tqdm bar advances block by block;
-    without, all draws are one block. Returns (ChainDraws with leaves (chains,
-    num_samples, ...), the checkpoint after the last draw).
+    without, all draws are one block. The blocks run on the loop driver of
+    ``cosmojax._loop``. Returns (ChainDraws with leaves (chains, num_samples, ...), the
+    checkpoint after the last draw).
     """
-    from tqdm.auto import tqdm
-
     block = block if progress else num_samples
     length = max(b for b in range(1, min(block, num_samples) + 1) if num_samples % b == 0)
 
@@ -358,16 +367,20 @@ def _sample_blocks(log_density, checkpoint: NUTSCheckpoint, num_samples, chain_m
         return _nuts_draws(log_density, state, params, _draw_keys(key, first, length), checkpoint.max_tree_depth)
 
     run = jax.jit(_batched(chain_block, chain_method))
-    state, params, done = checkpoint.state, checkpoint.params, int(checkpoint.draws)
-    chains = checkpoint.key.shape[0]
+    done, chains = int(checkpoint.draws), checkpoint.key.shape[0]
     parts = []
-    with tqdm(total=num_samples, desc="NUTS", disable=not progress) as bar:
-        for first in range(done, done + num_samples, length):
-            state, draws = run(checkpoint.key, state, params, jnp.full((chains,), first))
-            parts.append(draws)
-            bar.update(length)
+
+    def draws_of_block(state, i):
+        return run(checkpoint.key, state, checkpoint.params, jnp.full((chains,), done + i * length))
+
+    def keep(i, state, draws, aux):
+        parts.append(draws)
+        return aux, False, None
+
+    loop = run_blocks(draws_of_block, LoopState(checkpoint.state, None), num_samples // length, callback=keep,
+                      progress=progress, desc="NUTS", steps_per_block=length)
     draws = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs, axis=1), *parts)
-    return draws, checkpoint._replace(state=state, draws=done + num_samples)
+    return draws, checkpoint._replace(state=loop.state, draws=done + num_samples)
 
 
 def _result(draws: ChainDraws, checkpoint: NUTSCheckpoint, seconds: float) -> MCMCResult:

@@ -53,14 +53,13 @@ from jax.flatten_util import ravel_pytree
 from jax.scipy.special import gammaln
 
 from cosmojax._validate import check_int, is_concrete
-from cosmojax.cosmology import growth_table
 from cosmojax.infer.mcmc import (
     MCMCResult, chain_starts, check_sampler_settings, laplace_inverse_mass, nuts_blackjax, nuts_numpyro,
 )
 from cosmojax.infer.optimise import adam_ascent
-from cosmojax.sims.config import SimConfig
-from cosmojax.sims.lpt import Particles, linear_modes, lpt_from_potentials, lpt_potentials
-from cosmojax.sims.nbody import density, integrate, step_factors
+from cosmojax.sims import (
+    Particles, SimConfig, evolve, initial_displacements, lpt_from_potentials, particle_density, prime, step_factors,
+)
 
 
 class Sigma8Family(NamedTuple):
@@ -86,11 +85,13 @@ def sigma8_family(
 ) -> Sigma8Family:
     """Precompute the sigma8 dependence of a simulation of ``noise`` for ``cosmo``.
 
-    noise : (n, n, n) unit white noise on the particle grid; a : output scale factor
+    noise : (n, n, n) unit white noise on the particle grid; cosmo : Cosmology or a
+    LinearTheory from ``cosmojax.sims.prime(cosmo, config)``; a : output scale factor
     (default: the last of ``config.a_snapshots``; with ``dynamics="pm"`` it must be that
     one); order : 2 (2LPT) or 1 (Zel'dovich), the output model for ``"lpt"`` and the
     initial conditions at ``config.a_init`` for ``"pm"`` (default ``config.lpt_order``);
-    dynamics : "lpt" or "pm".
+    dynamics : "lpt" or "pm". Built from the forward model of ``cosmojax.sims``
+    (``initial_displacements``, ``lpt_from_potentials``, ``step_factors``).
     jit safe with static ``config``/``order``/``dynamics``; differentiable in ``noise``
     and ``cosmo``.
     """
@@ -107,27 +108,28 @@ def sigma8_family(
             f"a must be the last of config.a_snapshots ({a_final}) with dynamics='pm'; got {a}. "
             "Set config.a_snapshots instead."
         )
-    table = growth_table(cosmo)
-    psi1, psi2 = lpt_potentials(linear_modes(noise, cosmo, config), config, order)
+    theory = prime(cosmo, config)
+    psi1, psi2 = initial_displacements(noise, theory, config, order=order)
     a_start = config.a_init if dynamics == "pm" else a
-    first = lpt_from_potentials(psi1, jnp.zeros_like(psi2), cosmo, a_start, config, table=table)
-    second = lpt_from_potentials(jnp.zeros_like(psi1), psi2, cosmo, a_start, config, table=table)
-    factors = step_factors(cosmo, config, table) if dynamics == "pm" else None
-    return Sigma8Family(first, second, factors, jnp.asarray(cosmo.sigma8))
+    first = lpt_from_potentials(psi1, jnp.zeros_like(psi2), theory, a_start, config)
+    second = lpt_from_potentials(jnp.zeros_like(psi1), psi2, theory, a_start, config)
+    factors = step_factors(theory, config) if dynamics == "pm" else None
+    return Sigma8Family(first, second, factors, jnp.asarray(theory.cosmo.sigma8))
 
 
 def matter_density(family: Sigma8Family, sigma8, config: SimConfig):
     """Overdensity (n, n, n) at ``sigma8``: the LPT particles, or the PM run from them.
 
     Painted with ``config.scheme``; ``config`` must be the one ``family`` was built with.
-    jit and grad safe (in ``sigma8`` and the family's arrays).
+    The particle-mesh run is ``cosmojax.sims.evolve`` (adjoint gradient with the default
+    ``config.gradient``). jit and grad safe (in ``sigma8`` and the family's arrays).
     """
     s = sigma8 / family.sigma8_ref
     dtype = family.first.disp.dtype
     disp, mom = ((s * x1 + s**2 * x2).astype(dtype) for x1, x2 in zip(family.first, family.second))
     if family.factors is not None:
-        disp = integrate(Particles(disp, mom), family.factors, config)[0][-1]
-    return density(disp, config)
+        return evolve(Particles(disp, mom), family.factors, config).density[-1]
+    return particle_density(disp, config)
 
 
 def _check_counts(counts):
@@ -348,7 +350,7 @@ def sample_posterior(
         return nuts_blackjax(key, posterior.log_density, init_position, jitter=jitter, progress=progress, **options)
     k_init, k_run = jax.random.split(key)
     init = chain_starts(k_init, init_position, num_chains, jitter)
-    return nuts_numpyro(k_run, numpyro_model(posterior), init_params=init, progress_bar=progress, **options)
+    return nuts_numpyro(k_run, numpyro_model(posterior), init_params=init, progress=progress, **options)
 
 
 def posterior_rates(posterior: NeuralBiasPosterior, result: MCMCResult, n_draws: int = 100):

@@ -1,11 +1,10 @@
-"""Helpers shared by the network modules: activation look-up and input checks."""
+"""Helper shared by the network modules: activation look-up by name."""
 
 from __future__ import annotations
 
 from typing import Callable
 
 import flax.linen as nn
-import numpy as np
 
 ACTIVATIONS: dict[str, Callable] = {
     "relu": nn.relu,
@@ -26,8 +25,3 @@ def activation(name_or_fn) -> Callable:
         raise ValueError(f"activation must be a callable or one of {sorted(ACTIVATIONS)}; got {name_or_fn!r}.")
     return ACTIVATIONS[name_or_fn]
 
-
-def check_rank(name: str, x, rank: int, what: str) -> None:
-    """Raise unless ``x`` has exactly ``rank`` dimensions, describing the expected layout."""
-    if np.ndim(x) != rank:
-        raise ValueError(f"{name} must have shape {what} ({rank} dimensions); got shape {np.shape(x)}.")

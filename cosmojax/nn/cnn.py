@@ -19,7 +19,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_choice
+from cosmojax._validate import check_choice, check_int
 from cosmojax.nn._common import activation
 
 POOLING = ("max", "avg", "none")
@@ -120,9 +120,11 @@ def density_cube_cnn(out_features: int = 2) -> CNN:
 def conv_output_size(spatial_shape: Sequence[int], n_blocks: int, pooling: str = "max") -> int:
     """Number of spatial positions left after ``n_blocks`` blocks (for parameter counting).
 
-    Host-side integer arithmetic on static sizes.
+    Host-side integer arithmetic on static sizes; non-integer sizes raise ``ValueError``.
     """
-    shape = np.asarray(spatial_shape)
+    shape = np.asarray([check_int(f"spatial_shape[{i}]", n) for i, n in enumerate(spatial_shape)])
+    n_blocks = check_int("n_blocks", n_blocks, 0)
+    check_choice("pooling", pooling, POOLING)
     if pooling != "none":
         shape = shape // 2**n_blocks
     return int(np.prod(shape))

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_choice, check_positions, check_positive
+from cosmojax._validate import check_choice, check_int, check_positions, check_positive, check_real
 from cosmojax.nn.heads import MLP
 
 READOUTS = ("node", "sum", "mean")
@@ -50,13 +50,21 @@ def knn_graph(pos, k: int, box_size=None, chunk_size: int = 1024):
     senders, receivers : (N * k,) int32 arrays; edge e goes senders[e] -> receivers[e], and
     receivers is sorted (each node receives exactly k edges).
 
-    jit and vmap safe (``k``, ``chunk_size`` static); not differentiable (indices).
+    jit and vmap safe (``k``, ``chunk_size`` static); not differentiable (indices). ``pos``
+    may be a numpy array (e.g. from ``cosmojax.io.read_catalogue``). Raises ``TypeError``
+    for complex positions and ``ValueError`` for a bad shape, NaN (concrete positions only:
+    under jit/vmap the NaN check is skipped), a non-integer ``k`` or ``chunk_size``.
     """
+    check_real("pos", pos)
     check_positions("pos", pos)
+    pos = jnp.asarray(pos)
     n = pos.shape[0]
-    if not 1 <= int(k) < n:
-        raise ValueError(f"k must satisfy 1 <= k < N = {n}; got {k}.")
+    k = check_int("k", k)
+    if not k < n:
+        raise ValueError(f"k must satisfy 1 <= k < N = {n}; got {k}. Use fewer neighbours or more points.")
+    chunk_size = check_int("chunk_size", chunk_size)
     if box_size is not None:
+        check_real("box_size", box_size)
         check_positive("box_size", box_size)
     chunk = int(min(chunk_size, n))
     n_chunks = -(-n // chunk)
@@ -79,10 +87,16 @@ def radius_graph(pos, radius: float, box_size=None):
 
     The number of edges depends on the data, so this runs eagerly (not under jit).
     ``pos``: (N, d) array; returns ``senders, receivers`` (E,) int32 numpy arrays.
-    O(N^2) time; memory O(N) per row.
+    O(N^2) time; memory O(N) per row. Raises ``TypeError`` for complex input and
+    ``ValueError`` for a bad shape, NaN or a non-positive ``radius`` or ``box_size``.
     """
+    check_real("pos", pos)
     check_positions("pos", pos)
+    check_real("radius", radius)
     check_positive("radius", radius)
+    if box_size is not None:
+        check_real("box_size", box_size)
+        check_positive("box_size", box_size)
     p = np.asarray(pos)
     senders, receivers = [], []
     for i in range(p.shape[0]):

@@ -10,24 +10,28 @@ where ``loss_fn(params, batch, key) -> scalar`` (mean over the batch) and ``batc
 pytree of arrays with a leading sample axis (e.g. ``(x, y)``).
 
 ``fit`` splits the data into training and validation sets, runs epochs of shuffled
-mini-batches (one compiled ``lax.scan`` per epoch), stops early when the validation loss
-has not improved for ``patience`` epochs, returns the best parameters, shows a tqdm bar
-(``progress=False`` hides it) and checkpoints to a file it can resume from. Everything
+mini-batches (one compiled ``lax.scan`` per epoch) through the loop driver shared with the
+IMNN trainer and the samplers, stops early when the validation loss has not improved for
+``patience`` epochs, stops with ``FloatingPointError`` when a loss turns NaN or infinite,
+returns the best parameters, shows a tqdm bar (``progress=False`` hides it) and
+checkpoints to a file it can resume from (``cosmojax.io.save_checkpoint``). Everything
 random derives from one key (epoch ``e`` uses ``fold_in(key, e)``), so a run resumed from a
 checkpoint ends bit-identical to an uninterrupted one on the same backend.
 """
 
 from __future__ import annotations
 
-import os
+import warnings
 from typing import Any, Callable, NamedTuple
 
-import flax.serialization
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from tqdm.auto import tqdm
+
+from cosmojax import io
+from cosmojax._loop import start_or_resume, run_blocks
+from cosmojax._validate import check_finite, check_int
 
 
 class TrainState(NamedTuple):
@@ -109,25 +113,37 @@ def _take(data, idx):
 
 
 def save_checkpoint(path: str, tree) -> None:
-    """Write a pytree of arrays/scalars to ``path`` (flax msgpack), atomically.
+    """Deprecated alias of :func:`cosmojax.io.save_checkpoint` (same arguments).
 
-    Host-side file I/O: not traced.
+    Writes the one checkpoint format of cosmojax (atomic, checksummed). Host-side file
+    I/O: not traced.
     """
-    blob = flax.serialization.msgpack_serialize(flax.serialization.to_state_dict(jax.device_get(tree)))
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as fh:
-        fh.write(blob)
-    os.replace(tmp, path)
+    warnings.warn(
+        "cosmojax.nn.save_checkpoint is deprecated; use cosmojax.io.save_checkpoint.", DeprecationWarning, stacklevel=2
+    )
+    io.save_checkpoint(path, tree)
 
 
 def load_checkpoint(path: str, target):
-    """Read a checkpoint written by ``save_checkpoint`` into the structure of ``target``.
+    """Deprecated alias of :func:`cosmojax.io.load_checkpoint` (same arguments).
 
     Host-side file I/O: not traced.
     """
-    with open(path, "rb") as fh:
-        state = flax.serialization.msgpack_restore(fh.read())
-    return flax.serialization.from_state_dict(target, state)
+    warnings.warn(
+        "cosmojax.nn.load_checkpoint is deprecated; use cosmojax.io.load_checkpoint.", DeprecationWarning, stacklevel=2
+    )
+    return io.load_checkpoint(path, target)
+
+
+def _check_loss(name: str, value: float, epoch: int, checkpoint_path) -> None:
+    """FloatingPointError when a loss is NaN or infinite: training cannot go on from it."""
+    if np.isfinite(value):
+        return
+    saved = (f" The checkpoint {checkpoint_path!r} holds the last epochs before it." if checkpoint_path else "")
+    raise FloatingPointError(
+        f"fit: the {name} loss is {value} at epoch {epoch}, so training stopped. Lower the learning rate, "
+        f"clip the gradients (optax.clip_by_global_norm) or check loss_fn and the data for NaN or infinite values.{saved}"
+    )
 
 
 def fit(
@@ -159,7 +175,7 @@ def fit(
         Mean loss over a batch; ``batch`` has the structure of ``data``.
     params : pytree
         Initial parameters (e.g. ``model.init(...)``).
-    data : pytree of arrays with a common leading axis of N samples
+    data : pytree of arrays with a common leading axis of N samples, all finite
     optimizer : optax.GradientTransformation
     n_epochs : int
         Total epochs (counting those already in a resumed checkpoint).
@@ -172,19 +188,40 @@ def fit(
     patience : int
         Stop after this many epochs without the validation loss improving by ``min_delta``.
     min_delta : float
-        Smallest decrease of the validation loss that counts as an improvement.
+        Smallest decrease of the validation loss that counts as an improvement (>= 0).
     progress : bool
         Show a tqdm progress bar.
     checkpoint_path : str or None
-        File for checkpoints (written every ``checkpoint_every`` epochs and at the end).
+        File for checkpoints (written every ``checkpoint_every`` epochs and at the end, in
+        the format of ``cosmojax.io.save_checkpoint``); its folder must exist.
+    checkpoint_every : int
+        Epochs between checkpoints.
     resume : bool
-        When the checkpoint file exists, continue from it.
+        When the checkpoint file exists, continue from it (ValueError if it is corrupted or
+        from another problem: delete it or pass ``resume=False``).
 
     Returns
     -------
-    FitResult. Not jit safe itself (it is the Python driver around jitted steps).
+    FitResult. Not jit safe itself (it is the Python driver around jitted epochs).
+
+    Raises
+    ------
+    FloatingPointError
+        When the mean training loss of an epoch or the validation loss is NaN or infinite:
+        training stops there instead of returning stale parameters. The checkpoint file,
+        if any, keeps the last checkpoint written before it.
+    ValueError
+        For bad sizes, fractions or non-finite data, before any work.
     """
     n = _n_samples(data)
+    n_epochs = check_int("n_epochs", n_epochs, 0)
+    patience = check_int("patience", patience)
+    check_int("checkpoint_every", checkpoint_every)
+    if checkpoint_path is not None:
+        checkpoint_path = io.check_output_path("checkpoint_path", checkpoint_path)
+    if not (np.isfinite(min_delta) and min_delta >= 0):
+        raise ValueError(f"min_delta must be finite and >= 0; got {min_delta!r}.")
+    check_finite("data", data)
     key_split, key_train = jax.random.split(key)
     if val_data is None:
         if not 0.0 < val_fraction < 1.0:
@@ -194,9 +231,11 @@ def fit(
         val_data, train_data = _take(data, perm[:n_val]), _take(data, perm[n_val:])
     else:
         _n_samples(val_data)
+        check_finite("val_data", val_data)
         train_data = data
     n_train = _n_samples(train_data)
-    if not 1 <= batch_size <= n_train:
+    batch_size = check_int("batch_size", batch_size)
+    if not batch_size <= n_train:
         raise ValueError(f"batch_size must be between 1 and the {n_train} training samples; got {batch_size}.")
     n_batches = n_train // batch_size
     n_val = _n_samples(val_data)
@@ -229,62 +268,37 @@ def fit(
             total = total + n_rest * trainer.evaluate(params, rest, epoch_key)
         return total / n_val
 
-    state = trainer.init(params)
-    record = {
-        "state": state,
+    def epoch(state, i):
+        epoch_key = jax.random.fold_in(key_train, i)
+        state, train = run_epoch(state, epoch_key)
+        return state, (train, val_loss(state.params, jax.random.fold_in(epoch_key, 1)))
+
+    def bookkeeping(i, state, losses, aux):
+        tl, vl = float(losses[0]), float(losses[1])
+        _check_loss("training", tl, i, checkpoint_path)
+        _check_loss("validation", vl, i, checkpoint_path)
+        aux = dict(aux, train_loss=np.append(aux["train_loss"], tl), val_loss=np.append(aux["val_loss"], vl))
+        if vl < aux["best_val"] - min_delta:
+            aux.update(best_val=vl, best_epoch=i, best_params=state.params, wait=0)
+        else:
+            aux["wait"] += 1
+        return aux, aux["wait"] >= patience, {"train": f"{tl:.4g}", "val": f"{vl:.4g}"}
+
+    aux = {
         "best_params": params,
         "best_val": np.inf,
         "best_epoch": -1,
         "wait": 0,
-        "epoch": 0,
         "train_loss": np.zeros(0),
         "val_loss": np.zeros(0),
     }
-    if checkpoint_path is not None and resume and os.path.exists(checkpoint_path):
-        record = load_checkpoint(checkpoint_path, record)
-        record["state"] = jax.tree_util.tree_map(jnp.asarray, record["state"])
-    train_hist = list(np.asarray(record["train_loss"], dtype=float).reshape(-1))
-    val_hist = list(np.asarray(record["val_loss"], dtype=float).reshape(-1))
-    state, best_params = record["state"], record["best_params"]
-    best_val, best_epoch, wait = float(record["best_val"]), int(record["best_epoch"]), int(record["wait"])
-    start = int(record["epoch"])
-    stopped = wait >= patience
-
-    def snapshot(epoch):
-        return {
-            "state": state,
-            "best_params": best_params,
-            "best_val": best_val,
-            "best_epoch": best_epoch,
-            "wait": wait,
-            "epoch": epoch,
-            "train_loss": np.asarray(train_hist, dtype=float),
-            "val_loss": np.asarray(val_hist, dtype=float),
-        }
-
-    bar = tqdm(range(start, n_epochs), disable=not progress, desc="fit", initial=start, total=n_epochs)
-    epoch = start
-    for epoch in bar:
-        if stopped:
-            break
-        epoch_key = jax.random.fold_in(key_train, epoch)
-        state, tl = run_epoch(state, epoch_key)
-        vl = float(val_loss(state.params, jax.random.fold_in(epoch_key, 1)))
-        train_hist.append(float(tl))
-        val_hist.append(vl)
-        if vl < best_val - min_delta:
-            best_val, best_epoch, best_params, wait = vl, epoch, state.params, 0
-        else:
-            wait += 1
-        bar.set_postfix(train=f"{float(tl):.4g}", val=f"{vl:.4g}")
-        done = epoch + 1
-        if wait >= patience:
-            stopped = True
-        if checkpoint_path is not None and (done % checkpoint_every == 0 or stopped or done == n_epochs):
-            save_checkpoint(checkpoint_path, snapshot(done))
-        if stopped:
-            break
-    bar.close()
+    loop = start_or_resume(checkpoint_path, trainer.init(params), aux, resume)
+    loop = run_blocks(
+        epoch, loop, n_epochs, callback=bookkeeping, progress=progress, desc="fit",
+        checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
+    )
+    aux = loop.aux
     return FitResult(
-        best_params, state, np.asarray(train_hist), np.asarray(val_hist), best_epoch, bool(stopped)
+        aux["best_params"], loop.state, np.asarray(aux["train_loss"], dtype=float),
+        np.asarray(aux["val_loss"], dtype=float), int(aux["best_epoch"]), bool(loop.stopped),
     )

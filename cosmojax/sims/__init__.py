@@ -2,6 +2,9 @@
 
 Every simulator takes a ``key`` (or white noise) first; sizes live in static
 configurations (``SimConfig``, ``ReionisationConfig``), parameters are traced pytrees.
+The particle forward model is assembled once, in ``forward.py``: ``simulate`` (and
+``nbody``, which calls it), ``evolve``, ``initial_displacements``, ``lpt_density``, with
+``prime(cosmo, config)`` holding the growth table and the linear power on the mesh.
 The modules ``cmb`` and ``reionisation`` are exported whole (``from cosmojax.sims import
 cmb``): their names are specific to skies.
 """
@@ -27,6 +30,7 @@ from cosmojax.sims.fields import (
     power_on_mesh,
     white_noise,
 )
+from cosmojax.sims.forward import evolve, initial_displacements, lpt_density, prime, simulate
 from cosmojax.sims.lpt import (
     Particles,
     lattice,
@@ -34,18 +38,22 @@ from cosmojax.sims.lpt import (
     linear_modes,
     linear_power_on_mesh,
     lpt,
+    mesh_power,
     lpt_from_potentials,
     lpt_potentials,
     positions,
 )
 from cosmojax.sims.nbody import (
     Snapshots,
+    State,
     drift,
     force,
     force_response,
+    initial_state,
     integrate,
     kick,
     nbody,
+    run_steps,
     step,
     step_factors,
 )
@@ -64,8 +72,14 @@ __all__ = [
     "lognormal_field",
     "lognormal_gaussian_power",
     "lognormal_transform",
-    # LPT and particle mesh
+    # the forward model (forward.py) and its pieces: LPT and particle mesh
     "SimConfig",
+    "prime",
+    "simulate",
+    "evolve",
+    "initial_displacements",
+    "lpt_density",
+    "mesh_power",
     "Particles",
     "lattice",
     "positions",
@@ -78,6 +92,9 @@ __all__ = [
     "Snapshots",
     "nbody",
     "integrate",
+    "State",
+    "initial_state",
+    "run_steps",
     "step_factors",
     "force",
     "force_response",

@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-from flax import struct
-
-from cosmojax._validate import check_finite, check_mesh_shape
+from cosmojax._pytree import pytree_dataclass
+from cosmojax._validate import check_finite, check_mesh_shape, check_real
 from cosmojax.mesh import kvec_numpy, paint
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.lpt import positions
 
 
-@struct.dataclass
+@pytree_dataclass
 class BiasParams:
     """Bias coefficients, a pytree (every field may be traced).
 
@@ -39,6 +38,7 @@ class BiasParams:
 
 def _check_mesh(name, field):
     check_mesh_shape(f"{name}.shape", np.shape(field), ndims=(3,))
+    check_real(name, field)
     check_finite(name, field)
 
 

@@ -12,6 +12,10 @@ Harmonic coefficients are drawn with the TT-TE-EE covariance factorised per mult
 with :math:`g_i` unit complex Gaussians (real for m = 0), so the draws are reparameterised:
 a fixed key gives maps that are differentiable in the spectra. Spectra are in muK^2, maps
 in muK, RING ordering. Noise depths are in muK arcmin.
+
+Guards: ``key`` must be a PRNG key (``jax.random.key(seed)``; an integer seed raises
+``TypeError`` on every path); complex spectra raise ``TypeError``; ``lmax`` and ``nside``
+must be whole numbers (never truncated). NaN checks run on concrete values only.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_finite, check_positive
+from cosmojax._validate import check_finite, check_int, check_key, check_positive, check_real
 from cosmojax.sphere.geometry import check_nside, npix_to_nside, ring_geometry
 from cosmojax.sphere.spectra import almxfl, gaussian_beam
 from cosmojax.sphere.transforms import alm2map, alm_lm, alm_size
@@ -47,7 +51,11 @@ def unit_alm(key, lmax: int, ncomp: int | None = None, mmax: int | None = None):
     -------
     (nalm,) or (ncomp, nalm) complex array. jit and vmap safe (over keys).
     """
-    mmax = lmax if mmax is None else mmax
+    check_key("key", key)
+    lmax = check_int("lmax", lmax, 0)
+    mmax = lmax if mmax is None else check_int("mmax", mmax, 0)
+    if ncomp is not None:
+        ncomp = check_int("ncomp", ncomp)
     nalm = alm_size(lmax, mmax)
     shape = (nalm,) if ncomp is None else (ncomp, nalm)
     dtype = jnp.result_type(float)
@@ -61,6 +69,7 @@ def unit_alm(key, lmax: int, ncomp: int | None = None, mmax: int | None = None):
 
 
 def _check_cls(cls, lmax):
+    check_real("cls", cls)
     cls = jnp.asarray(cls)
     if cls.ndim not in (1, 2) or (cls.ndim == 2 and cls.shape[0] != 4):
         raise ValueError(
@@ -73,8 +82,8 @@ def _check_cls(cls, lmax):
     else:
         check_positive("cls", cls, strict=False)
     size = cls.shape[-1]
-    lmax = size - 1 if lmax is None else int(lmax)
-    if lmax < 0 or lmax > size - 1:
+    lmax = size - 1 if lmax is None else check_int("lmax", lmax, 0)
+    if lmax > size - 1:
         raise ValueError(f"lmax must be between 0 and len(cls) - 1 = {size - 1}; got {lmax}.")
     return cls[..., : lmax + 1], lmax
 
@@ -93,6 +102,7 @@ def synalm(key, cls, lmax: int | None = None):
     (nalm,) complex array (temperature only) or (3, nalm) for (T, E, B); muK, healpy
     layout with mmax = lmax. jit and vmap safe; differentiable in ``cls`` for a fixed key.
     """
+    check_key("key", key)
     cls, lmax = _check_cls(cls, lmax)
     if cls.ndim == 1:
         return almxfl(unit_alm(key, lmax), _safe_sqrt(cls))
@@ -126,6 +136,7 @@ def synfast(key, cls, nside: int, lmax: int | None = None, fwhm: float = 0.0):
     (npix,) map for (L,) spectra, (3, npix) (T, Q, U) for (4, L); muK, RING ordering.
     jit and vmap safe; differentiable in ``cls`` and ``fwhm`` for a fixed key.
     """
+    check_key("key", key)
     nside = check_nside(nside)
     if lmax is None:
         lmax = min(np.shape(cls)[-1] - 1, 3 * nside - 1)
@@ -184,6 +195,7 @@ def white_noise(key, hits, depth):
     -------
     (npix,) or (ncomp, npix) array, muK. jit and vmap safe; differentiable in ``depth``.
     """
+    check_key("key", key)
     std = pixel_noise_std(hits, depth)
     return std * jax.random.normal(key, std.shape, std.dtype)
 

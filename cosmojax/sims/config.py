@@ -19,6 +19,7 @@ from cosmojax.mesh import GRADIENT_KINDS, SCHEMES
 
 GRADIENTS = ("autodiff", "checkpoint", "adjoint")
 DTYPES = ("float32", "float64")
+COMPENSATIONS = ("lattice", "blend", "window", "none")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,9 +38,11 @@ class SimConfig:
     a_init : float
         Scale factor of the initial conditions (0 < a_init < the first of ``a_snapshots``
         that is above it; ``a_init`` may itself be listed as a snapshot).
-    steps : int >= 1
+    steps : int >= 0
         Number of uniform steps in ``a`` from ``a_init`` to ``a_final = max(a_snapshots)``.
         Snapshot scale factors that fall between steps are added as extra step edges.
+        0 means no particle mesh: the forward model (``cosmojax.sims.simulate``) returns
+        the LPT particles at each of ``a_snapshots``.
     a_snapshots : tuple of floats
         Scale factors at which particles and density meshes are returned (default ``(1.0,)``).
     lpt_order : 1 or 2
@@ -48,11 +51,16 @@ class SimConfig:
         Mass assignment and force interpolation kernel.
     gradient_kind : "exact", "fd2" or "fd4"
         Fourier kernel of the potential gradient (see ``cosmojax.mesh.gradient_kernel``).
-    compensate : bool
-        Divide the force by its linear lattice response (``nbody.force_response``: the
-        aliased paint and readout windows and the gradient kernel), so that small
-        displacements feel the continuum force on all scales. Without it the force at
-        k = 4 k_fundamental of a 32^3 particle grid is ~10% weak (force_factor 1).
+    compensate : bool or "lattice", "blend", "window", "none"
+        Divide the force by a linear force response so that large scales feel the continuum
+        force. "window": by the mean response of a random, clustered load, the paint x
+        readout window W(k)^2 times the gradient kernel's (``nbody.random_load_response``),
+        amplifying a mode at most 1 / sinc(1/4)^(2p). "lattice": by the response of
+        particles on the lattice (``nbody.force_response``, the aliased windows), exact
+        while particles stay near the lattice but 6% weak at 2 k_f on random loads with
+        force_factor 2; ``True`` (default) means "lattice". "blend": the two weighted by the
+        particles' lattice order (``nbody.lattice_order``), exact on both loads. ``False``
+        or "none": no compensation. Figures in the ``nbody`` module docstring.
     dtype : "float32" or "float64"
         Floating dtype of particles and meshes. "float64" needs ``jax_enable_x64``.
     gradient : "autodiff", "checkpoint" or "adjoint"
@@ -76,7 +84,7 @@ class SimConfig:
     lpt_order: int = 2
     scheme: str = "cic"
     gradient_kind: str = "exact"
-    compensate: bool = True
+    compensate: bool | str = True
     dtype: str = "float32"
     gradient: str = "adjoint"
     chunk_size: Optional[int] = None
@@ -94,7 +102,7 @@ class SimConfig:
             raise ValueError(f"box_size must be a positive number (Mpc/h); got {self.box_size!r}.")
         object.__setattr__(self, "box_size", float(self.box_size))
         check_int("force_factor", self.force_factor)
-        object.__setattr__(self, "steps", check_int("steps", self.steps))
+        object.__setattr__(self, "steps", check_int("steps", self.steps, 0))
         snaps = np.atleast_1d(np.asarray(self.a_snapshots, dtype=float))
         if snaps.size == 0 or not np.all(np.isfinite(snaps)):
             raise ValueError(f"a_snapshots must hold at least one finite scale factor; got {self.a_snapshots!r}.")
@@ -113,6 +121,13 @@ class SimConfig:
         if self.lpt_order not in (1, 2):
             raise ValueError(f"lpt_order must be 1 or 2; got {self.lpt_order!r}.")
         check_choice("scheme", self.scheme, SCHEMES)
+        if not isinstance(self.compensate, (bool, np.bool_)):
+            if not (isinstance(self.compensate, str) and self.compensate in COMPENSATIONS):
+                raise ValueError(
+                    f"compensate must be True, False or one of {list(COMPENSATIONS)}; got {self.compensate!r}."
+                )
+        else:
+            object.__setattr__(self, "compensate", bool(self.compensate))
         check_choice("gradient_kind", self.gradient_kind, GRADIENT_KINDS)
         check_choice("dtype", self.dtype, DTYPES)
         check_choice("gradient", self.gradient, GRADIENTS)
@@ -161,6 +176,12 @@ class SimConfig:
         """Index into ``a_steps`` of each snapshot scale factor."""
         edges = self.a_steps
         return tuple(int(np.argmin(np.abs(edges - a))) for a in self.a_snapshots)
+
+    @property
+    def power_mesh(self) -> tuple:
+        """Static key ``(mesh_shape, box_size, transfer)`` of the linear power on the mesh,
+        held by a primed ``LinearTheory`` to check it against the config it is used with."""
+        return (self.mesh_shape, self.box_size, self.transfer)
 
     @property
     def float_dtype(self):

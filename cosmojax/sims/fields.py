@@ -14,6 +14,11 @@ is zero (the field has zero mean).
 ``power`` is either a callable ``k -> P(k)`` (k in h/Mpc, P in (Mpc/h)^d; it receives only
 k > 0) or an array of P already on the rfftn mesh. A closure over a traced cosmology such
 as ``lambda k: linear_power(cosmo, k)`` makes every field differentiable in ``cosmo``.
+
+Guards: ``key`` must be a PRNG key (``jax.random.key(seed)``; an integer seed raises
+``TypeError``, on every path); mesh shapes must be whole numbers >= 2 (8.5 is refused, not
+truncated); complex noise or power raises ``TypeError``. NaN checks of arrays run on concrete
+values only (under jit/vmap/grad they are skipped; see ``cosmojax._validate``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_box_size, check_finite, check_mesh_shape
+from cosmojax._validate import check_box_size, check_finite, check_key, check_mesh_shape, check_real
 from cosmojax.mesh import hermitian_weights, rfftn_kmag, rfftn_shape
 
 Power = Union[Callable[[jax.Array], jax.Array], jax.Array]
@@ -43,6 +48,7 @@ def white_noise(key, mesh_shape, dtype=None):
     -------
     (mesh_shape) array. jit and vmap safe (``mesh_shape`` static).
     """
+    check_key("key", key)
     shape = check_mesh_shape("mesh_shape", mesh_shape)
     return jax.random.normal(key, shape, dtype or jnp.result_type(float))
 
@@ -67,6 +73,7 @@ def power_on_mesh(power: Power, mesh_shape, box_size):
         raise ValueError(
             f"power must be a callable k -> P(k) or an array of shape {rfftn_shape(shape)}; got shape {np.shape(power)}."
         )
+    check_real("power", power)
     check_finite("power", power)
     return jnp.asarray(power)
 
@@ -90,6 +97,7 @@ def noise_to_modes(noise, box_size, power: Power, *, fixed_amplitude: bool = Fal
     """
     shape = check_mesh_shape("noise.shape", np.shape(noise))
     sizes = check_box_size("box_size", box_size, len(shape))
+    check_real("noise", noise)
     check_finite("noise", noise)
     pk = power_on_mesh(power, shape, sizes)
     modes = jnp.fft.rfftn(noise)
@@ -137,6 +145,7 @@ def gaussian_field(
     jit and vmap safe (``mesh_shape``, ``box_size`` and the flags static); differentiable
     in anything ``power`` closes over.
     """
+    check_key("key", key)
     noise = white_noise(key, mesh_shape)
     field = gaussian_field_from_noise(noise, box_size, power, fixed_amplitude=fixed_amplitude)
     return -field if flip_phase else field
@@ -149,6 +158,7 @@ def paired_gaussian_fields(key, mesh_shape, box_size, power: Power, *, fixed_amp
     leading cosmic variance of odd-order terms (Angulo & Pontzen 2016).
     jit and vmap safe; differentiable in what ``power`` closes over.
     """
+    check_key("key", key)
     field = gaussian_field(key, mesh_shape, box_size, power, fixed_amplitude=fixed_amplitude)
     return jnp.stack([field, -field])
 
@@ -197,6 +207,7 @@ def lognormal_field(
     Arguments as ``gaussian_field``. Returns the (mesh_shape) real overdensity.
     jit and vmap safe (static shapes and flags); differentiable in what ``power`` closes over.
     """
+    check_key("key", key)
     shape = check_mesh_shape("mesh_shape", mesh_shape)
     sizes = check_box_size("box_size", box_size, len(shape))
     p_gauss = lognormal_gaussian_power(power, shape, sizes)

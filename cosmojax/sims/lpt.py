@@ -19,6 +19,7 @@ so the peculiar velocity is ``v = 100 p / a`` km/s and, for the growing mode,
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import jax
@@ -26,16 +27,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from cosmojax.cosmology import (
-    growth_factor_from_table,
-    growth_factor_second_from_table,
-    growth_rate_from_table,
-    growth_rate_second_from_table,
-    growth_table,
+    GrowthTable,
+    LinearTheory,
+    growth_factor,
+    growth_factor_second,
+    growth_rate,
+    growth_rate_second,
     hubble,
     linear_power,
+    prime,
 )
 from cosmojax.cosmology.parameters import check_cosmology
-from cosmojax.mesh import gradient_kernel, inverse_laplacian_kernel
+from cosmojax.cosmology.primed import cosmology_of
+from cosmojax.mesh import gradient_kernel, inverse_laplacian_kernel, rfftn_shape
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.fields import noise_to_modes, power_on_mesh
 
@@ -82,14 +86,54 @@ def positions(disp, config: SimConfig) -> jax.Array:
 def linear_power_on_mesh(cosmo, config: SimConfig):
     """Linear P(k, a = 1) on the rfftn mesh of the particle grid, (Mpc/h)^3.
 
-    Returns an (n, n, n // 2 + 1) array, zero at k = 0. Compute it once and pass it as
-    ``power`` to ``linear_modes`` or ``lpt`` when ``cosmo`` is fixed across many calls (the
-    sigma8 normalisation and growth are then not re-evaluated in every gradient). jit and
-    grad safe in ``cosmo``.
+    ``cosmo``: a Cosmology or LinearTheory (its parameters are used; the power is computed
+    here). Returns an (n, n, n // 2 + 1) array, zero at k = 0. To compute it once for many
+    calls, prime the theory with it: ``cosmojax.sims.prime(cosmo, config)`` (the sigma8
+    normalisation and growth are then not re-evaluated in every gradient). jit and grad
+    safe in ``cosmo``.
     """
-    check_cosmology(cosmo)
+    cosmo = check_cosmology(cosmology_of(cosmo))
     return power_on_mesh(lambda k: linear_power(cosmo, k, 1.0, transfer=config.transfer),
                          config.mesh_shape, config.box_size)
+
+
+def mesh_power(cosmo, config: SimConfig):
+    """The linear power on the particle mesh that a simulation of ``cosmo`` uses.
+
+    The ``power`` of a primed ``LinearTheory`` when it has one (``ValueError`` when it was
+    primed for another mesh, box or transfer function than ``config``'s), computed by
+    ``linear_power_on_mesh`` otherwise. (n, n, n // 2 + 1), (Mpc/h)^3. jit, vmap and grad safe.
+    """
+    if isinstance(cosmo, LinearTheory) and cosmo.power is not None:
+        if cosmo.mesh != config.power_mesh:
+            raise ValueError(
+                f"cosmo was primed for the mesh (mesh_shape, box_size, transfer) = {cosmo.mesh}, not for "
+                f"config's {config.power_mesh}; prime its cosmology for this config: "
+                "cosmojax.sims.prime(cosmo.cosmo, config)."
+            )
+        return cosmo.power
+    return linear_power_on_mesh(cosmo, config)
+
+
+def _legacy_theory(cosmo, config: SimConfig, table=None, power=None, where: str = "lpt"):
+    """A LinearTheory from the deprecated ``table=`` / ``power=`` keywords (warns)."""
+    if table is None and power is None:
+        return cosmo
+    warnings.warn(
+        f"{where}(..., table=, power=) is deprecated; pass cosmojax.sims.prime(cosmo, config) as cosmo "
+        "instead (one primed pytree holds the growth table and the power on the mesh).",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    base = cosmology_of(cosmo)
+    if table is not None and not isinstance(table, GrowthTable):
+        raise TypeError(f"table must be a GrowthTable from growth_table(cosmo); got {type(table).__name__}.")
+    growth = table if table is not None else prime(cosmo).growth
+    if power is None:
+        return LinearTheory(base, growth)
+    if np.shape(power) != rfftn_shape(config.mesh_shape):
+        raise ValueError(f"power must have the rfftn mesh shape {rfftn_shape(config.mesh_shape)}; got {np.shape(power)}.")
+    return LinearTheory(base, growth, jnp.asarray(power), config.power_mesh)
 
 
 def linear_modes(noise, cosmo, config: SimConfig, *, fixed_amplitude: bool = False, power=None):
@@ -98,34 +142,34 @@ def linear_modes(noise, cosmo, config: SimConfig, *, fixed_amplitude: bool = Fal
     Parameters
     ----------
     noise : (n, n, n) real array of unit white noise (``cosmojax.sims.fields.white_noise``)
-    cosmo : Cosmology
+    cosmo : Cosmology, or a LinearTheory from ``cosmojax.sims.prime(cosmo, config)``
+        (its power on the mesh is read instead of computed)
     config : SimConfig (particle grid, box size, transfer function)
     fixed_amplitude : set each |delta_k| to its rms (only phases random)
-    power : (n, n, n // 2 + 1) array, ``linear_power_on_mesh(cosmo, config)`` to reuse
-        (computed when None), (Mpc/h)^3
+    power : deprecated; pass ``cosmojax.sims.prime(cosmo, config)`` as ``cosmo``
 
     Returns
     -------
     complex (n, n, n // 2 + 1) array, the rfftn of delta_L(a=1), normalised as in
     ``cosmojax.sims.fields``. jit and vmap safe; differentiable in ``noise`` and ``cosmo``
-    (through ``power`` when it is given).
+    (through the primed power when it is given).
     """
     check_noise(noise, config)
-    check_cosmology(cosmo)
+    cosmo = _legacy_theory(cosmo, config, power=power, where="linear_modes")
+    check_cosmology(cosmology_of(cosmo))
     noise = jnp.asarray(noise, config.float_dtype)
-    power = linear_power_on_mesh(cosmo, config) if power is None else power
-    return noise_to_modes(noise, config.box_size, power, fixed_amplitude=fixed_amplitude)
+    return noise_to_modes(noise, config.box_size, mesh_power(cosmo, config), fixed_amplitude=fixed_amplitude)
 
 
 def linear_density(noise, cosmo, config: SimConfig, a=None, *, fixed_amplitude: bool = False):
     """Linear overdensity delta_L(x, a) on the particle grid, (n, n, n), dimensionless.
 
-    ``a`` defaults to ``config.a_init``. jit and vmap safe; differentiable in ``noise``,
-    ``cosmo`` and ``a``.
+    ``cosmo``: a Cosmology or a primed LinearTheory. ``a`` defaults to ``config.a_init``.
+    jit and vmap safe; differentiable in ``noise``, ``cosmo`` and ``a``.
     """
     a = config.a_init if a is None else a
     modes = linear_modes(noise, cosmo, config, fixed_amplitude=fixed_amplitude)
-    d1 = growth_factor_from_table(growth_table(cosmo), a)
+    d1 = growth_factor(cosmo, a)
     return jnp.fft.irfftn(modes, s=config.mesh_shape) * d1.astype(config.float_dtype)
 
 
@@ -182,13 +226,13 @@ def lpt(noise, cosmo, config: SimConfig, a=None, *, order=None, fixed_amplitude:
     Parameters
     ----------
     noise : (n, n, n) real array, unit white noise on the particle grid
-    cosmo : Cosmology
+    cosmo : Cosmology, or a LinearTheory from ``cosmojax.sims.prime(cosmo, config)``
+        (growth table and power on the mesh computed once, then read)
     config : SimConfig
     a : float, scale factor (default ``config.a_init``)
     order : 1 (Zel'dovich) or 2 (2LPT); default ``config.lpt_order``
     fixed_amplitude : set each |delta_k| to its rms (only phases random)
-    table : a ``GrowthTable`` of ``cosmo`` to reuse (computed when None)
-    power : ``linear_power_on_mesh(cosmo, config)`` to reuse (computed when None)
+    table, power : deprecated; pass ``cosmojax.sims.prime(cosmo, config)`` as ``cosmo``
 
     Returns
     -------
@@ -200,24 +244,28 @@ def lpt(noise, cosmo, config: SimConfig, a=None, *, order=None, fixed_amplitude:
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2; got {order!r}.")
     a = config.a_init if a is None else a
-    modes = linear_modes(noise, cosmo, config, fixed_amplitude=fixed_amplitude, power=power)
+    cosmo = _legacy_theory(cosmo, config, table, power, where="lpt")
+    modes = linear_modes(noise, cosmo, config, fixed_amplitude=fixed_amplitude)
     psi1, psi2 = lpt_potentials(modes, config, order)
-    return lpt_from_potentials(psi1, psi2, cosmo, a, config, table=table)
+    return lpt_from_potentials(psi1, psi2, cosmo, a, config)
 
 
 def lpt_from_potentials(psi1, psi2, cosmo, a, config: SimConfig, table=None) -> Particles:
     """Particles at ``a`` from unit-growth displacement fields (``lpt_potentials``).
 
+    psi1, psi2 : (N, 3) arrays, Mpc/h; cosmo : Cosmology or a primed LinearTheory (its
+    growth table is read; a Cosmology solves the growth ODE here); a : scale factor;
+    table : deprecated (pass ``prime(cosmo)`` as ``cosmo``).
     Returns Particles with (N, 3) ``disp`` and ``mom``, Mpc/h. jit, vmap and grad safe (in the
     potentials, ``cosmo`` and ``a``).
     """
-    table = growth_table(cosmo) if table is None else table
+    theory = prime(_legacy_theory(cosmo, config, table, where="lpt_from_potentials"))
     dtype = config.float_dtype
-    d1 = growth_factor_from_table(table, a)
-    d2 = growth_factor_second_from_table(table, a)
-    f1 = growth_rate_from_table(table, a)
-    f2 = growth_rate_second_from_table(table, a)
-    scale = a**2 * hubble(cosmo, a)
+    d1 = growth_factor(theory, a)
+    d2 = growth_factor_second(theory, a)
+    f1 = growth_rate(theory, a)
+    f2 = growth_rate_second(theory, a)
+    scale = a**2 * hubble(theory.cosmo, a)
     disp = d1.astype(dtype) * psi1 + d2.astype(dtype) * psi2
     mom = (scale * f1 * d1).astype(dtype) * psi1 + (scale * f2 * d2).astype(dtype) * psi2
     return Particles(disp, mom)

@@ -22,6 +22,54 @@ step from a_0 to a_1 with a_c = (a_0 + a_1) / 2 is
 The step is time-reversible, which gives the memory-flat gradient: ``gradient="adjoint"``
 back-integrates the particles while propagating the adjoint (pmwd; Li et al. 2022,
 arXiv:2211.09958), so reverse mode keeps only the final state whatever the number of steps.
+
+Force compensation (``SimConfig.compensate``). The mesh force of a small longitudinal
+displacement s(k) is r(k) s(k), not s(k): r depends on where the particles sit. On the
+lattice the aliased images of the wave add coherently (``force_response``); on a random,
+clustered load they are incoherent and the mean response is the paint x readout window
+times the gradient kernel's, W(k)^2 d.k / k^2 (``random_load_response``). "lattice"
+divides by the former, "window" by the latter (amplifying a mode at most
+1 / sinc(1/4)^(2p)), and "blend" by the two weighted by the lattice's
+Debye-Waller factor w = exp(-G^2 <(s_i - s_j)^2> / 2) over neighbours (``lattice_order``;
+G = 2 pi / spacing), so that the force is the continuum one on large scales for both
+loads. Measured with CIC (tests/sims/test_force.py, 16^3 in 64 Mpc/h, k = 1, 2, 4, 7 k_f),
+the force on random loads over the continuum force is:
+
+    ==============================  =========================  =========================
+    compensation                    force_factor 2             force_factor 1
+    ==============================  =========================  =========================
+    none                            0.994 0.975 0.902 0.726    0.975 0.902 0.657 0.259
+    "lattice" (default)             0.937 0.875 0.751 0.572    1.000 1.002 1.032 1.86
+    "window", "blend"               1     1     1     1        1     1     1     0.395
+    ==============================  =========================  =========================
+
+(NGP with "lattice" and force_factor 2: 0.39 at every k.) On the lattice itself "lattice"
+and "blend" are exact and "window" is too strong at force_factor 2 (uncompensated CIC: 1.03
+at the fundamental, 1.27 near the particle Nyquist of a 32^3 grid): 64^3 particles in
+128 Mpc/h with "window" have 5% (k = 0.11) to 20% (k = 0.19) more power than linear theory
+at a = 0.25. z = 0 power of 64^3 particles in 128 Mpc/h from a = 0.02, force_factor 2, one
+paired-fixed pair, over linear growth times halofit's ratio, in the bins k <= 0.1,
+0.1-0.2, 0.2-0.3 and 0.3-0.79 h/Mpc (``benchmarks/bench_pm.py --fidelity``, benchmarks/RESULTS.md):
+
+    ===========  ======  ==============================
+    compensate   steps   ratio to linear x halofit
+    ===========  ======  ==============================
+    "lattice"    10      0.904  0.852  0.822  0.686
+    "blend"      10      0.921  0.880  0.862  0.739
+    "window"     10      0.943  0.954  0.979  0.896
+    "blend"      30      0.903  0.914  0.913  0.843
+    "window"     30      0.917  1.004  1.051  1.054
+    ===========  ======  ==============================
+
+"window" reaches more power partly through its overforce while particles are near the
+lattice (at 30 steps it overshoots halofit by 5% at k = 0.2-0.8); "blend", whose force is
+right on both loads, moves a quasi-linear 16^3 run in 200 Mpc/h away from 2LPT (rms
+displacement error of 2LPT over Zel'dovich's against the PM: 0.97, 0.98 at a = 0.5, 1,
+against 0.94, 0.93 with "lattice"). Neither is the default yet: "lattice" stays it. The
+large scales stay 6-10% short at this size
+whatever the compensation (force_factor 1, 20 steps: 0.97 at k = 0.06, 0.91-0.92 at
+k = 0.11 for none, "lattice" and "window" alike): the loss builds up late (between a = 0.5
+and 1) and is not a time-step error (10, 20, 40 steps: 0.972, 0.972, 0.975 at k = 0.06).
 """
 
 from __future__ import annotations
@@ -34,10 +82,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax.cosmology import growth_factor_from_table, growth_rate_from_table, growth_table, hubble
+from cosmojax.cosmology import growth_factor, growth_rate, hubble, prime
 from cosmojax.mesh import frequencies, gradient_kernel, gradient_kernel_numpy, kvec_numpy, paint, readout
 from cosmojax.sims.config import SimConfig
-from cosmojax.sims.lpt import Particles, lattice, linear_modes, lpt_from_potentials, lpt_potentials, positions
+from cosmojax.sims.lpt import Particles, _legacy_theory, positions
 
 
 class Snapshots(NamedTuple):
@@ -146,29 +194,101 @@ def force_response(config: SimConfig):
     return jnp.where(kp2 > 0, jnp.real(total), 1.0)
 
 
-def _potential_kernel(config: SimConfig, dtype):
-    """Multiplier taking the painted density to the potential: -1/k^2, divided by the
-    force response when ``config.compensate`` (floored at half the window squared, so
-    the modes near Nyquist, which the lattice hardly feels, are not amplified further)."""
+def random_load_response(config: SimConfig):
+    """Mean linear response of the mesh force to a displacement of a random (off-lattice) load.
+
+    For particles at uniformly random positions displaced by a small longitudinal wave s(k),
+    the aliased images of the wave are incoherent and only the mode itself survives on
+    average: the force along k is r(k) s(k) with
+
+    .. math:: r(\\mathbf k) = W(\\mathbf k)^2 \\, \\frac{\\mathbf d(\\mathbf k) \\cdot \\mathbf k}{k^2},
+
+    W the paint (= readout) window of ``config.scheme`` on the force mesh and d the gradient
+    kernel of ``config.gradient_kind`` (d = k for "exact", so r = W^2 but 0 on the Nyquist
+    planes). Returned on the force mesh, shape ``rfftn_shape(config.force_shape)``, real,
+    1 at k = 0. Depends only on the static ``config``: a constant under jit.
+    """
+    shape = config.force_shape
+    h = config.box_size / shape[0]
+    kvec = kvec_numpy(shape, config.box_size)
+    k2 = sum(k**2 for k in kvec)
+    w2 = 1.0
+    dk = 0.0
+    for m, n, k in zip(frequencies(shape), shape, kvec):
+        w2 = w2 * np.sinc(m / n) ** (2 * _ORDER[config.scheme])
+        dk = dk + gradient_kernel_numpy(m / n, h, config.gradient_kind) * k
+    r = np.where(k2 > 0, w2 * dk / np.where(k2 > 0, k2, 1.0), 1.0)
+    return jnp.asarray(r)
+
+
+# The most the window compensation amplifies a mode: 1 / sinc(_CAP_U)^(2 p), i.e. it is exact along
+# an axis up to a quarter of the mesh frequency (the particle Nyquist of force_factor 2) and
+# flat beyond, where the force of a clustered load is shot noise that amplifying only adds to.
+_CAP_U = 0.25
+
+
+def _compensation_mode(config: SimConfig) -> str:
+    """``config.compensate`` as "lattice", "blend", "window" or "none" (True means "lattice")."""
+    value = config.compensate
+    if value is True:
+        return "lattice"
+    if value is False:
+        return "none"
+    return value
+
+
+def lattice_order(disp, config: SimConfig):
+    """Debye-Waller factor of the particle lattice, exp(-G^2 <(s_i - s_j)^2> / 2), in [0, 1].
+
+    G = 2 pi / spacing and the mean runs over the displacement components of every pair of
+    lattice neighbours i, j: 1 for particles on the lattice, ~0 once neighbours have moved
+    apart by a sizeable fraction of the spacing (a clustered, random load). ``disp``:
+    (N, 3) displacements, Mpc/h, in the C order of the particle grid. Returns a scalar.
+    jit, vmap and grad safe.
+    """
+    n = config.n
+    d = disp.reshape(n, n, n, 3)
+    spread = sum(jnp.mean((jnp.roll(d, -1, axis=i) - d) ** 2) for i in range(3)) / 3.0
+    return jnp.exp(-0.5 * (2 * np.pi / config.spacing) ** 2 * spread)
+
+
+def _potential_kernel(config: SimConfig, dtype, order_weight=None):
+    """Multiplier taking the painted density to the potential: -1/k^2, divided by the force
+    response of the compensation mode (``SimConfig.compensate``): "window" by
+    ``random_load_response`` floored at sinc(1/4)^(2p); "lattice" by ``force_response``
+    floored at half the window squared; "blend" by w x the lattice one + (1 - w) x the
+    window one, w = ``order_weight`` (``lattice_order`` of the particles; 0 when None)."""
     shape = config.force_shape
     kvec = [jnp.asarray(k) for k in kvec_numpy(shape, config.box_size)]
     k2 = kvec[0] ** 2 + kvec[1] ** 2 + kvec[2] ** 2
     kernel = jnp.where(k2 > 0, -1.0 / jnp.where(k2 > 0, k2, 1.0), 0.0)
-    if config.compensate:
-        w2 = 1.0
-        for m, n in zip(frequencies(shape), shape):
-            w2 = w2 * jnp.asarray(np.sinc(m / n) ** (2 * _ORDER[config.scheme]))
-        kernel = kernel / jnp.maximum(force_response(config), 0.5 * w2)
-    return kernel.astype(dtype)
+    mode = _compensation_mode(config)
+    if mode == "none":
+        return kernel.astype(dtype)
+    order = _ORDER[config.scheme]
+    window = jnp.maximum(random_load_response(config), float(np.sinc(_CAP_U) ** (2 * order)))
+    if mode == "window":
+        return (kernel / window).astype(dtype)
+    w2 = 1.0
+    for m, n in zip(frequencies(shape), shape):
+        w2 = w2 * jnp.asarray(np.sinc(m / n) ** (2 * order))
+    on_lattice = jnp.maximum(force_response(config), 0.5 * w2)
+    if mode == "lattice":
+        return (kernel / on_lattice).astype(dtype)
+    weight = 0.0 if order_weight is None else order_weight
+    return (kernel / (weight * on_lattice + (1.0 - weight) * window)).astype(dtype)
 
 
 def force(disp, config: SimConfig):
     """Unit particle-mesh force F = -grad inv_laplacian(delta) at the particles, Mpc/h.
 
     delta is painted on the force mesh (``config.force_shape``) with ``config.scheme``;
-    when ``config.compensate`` the force is divided by its linear lattice response
-    (``force_response``), so that large scales feel the continuum force. The
-    gravitational acceleration is (3 Omega_m / 2 a) F in the units of this module.
+    ``config.compensate`` divides the force by a linear response so that large scales feel
+    the continuum force: by default ("lattice", ``True``) the response of particles on the
+    lattice (``force_response``); "window" the mean response of a random, clustered load
+    (``random_load_response``); "blend" the two weighted by ``lattice_order(disp)``. See
+    ``SimConfig.compensate`` and the module docstring.
+    The gravitational acceleration is (3 Omega_m / 2 a) F in the units of this module.
 
     disp : (N, 3) Mpc/h. Returns (N, 3). jit, vmap and grad safe.
     """
@@ -178,7 +298,8 @@ def force(disp, config: SimConfig):
     pos = positions(disp + offset, config)
     mesh = paint(pos, shape, box, scheme=config.scheme, chunk_size=config.chunk_size)
     delta_k = jnp.fft.rfftn(mesh * config.particle_mass)
-    phi_k = delta_k * _potential_kernel(config, disp.dtype)
+    weight = lattice_order(disp, config) if _compensation_mode(config) == "blend" else None
+    phi_k = delta_k * _potential_kernel(config, disp.dtype, weight)
     comps = []
     for g in gradient_kernel(shape, box, config.gradient_kind):
         field = jnp.fft.irfftn(-g.astype(phi_k.dtype) * phi_k, s=shape)
@@ -194,18 +315,20 @@ def step_factors(cosmo, config: SimConfig, table=None):
 
     Row i holds [(G(a_c) - G(a_i)) / D(a_i), (D(a_i+1) - D(a_i)) / G(a_c),
     (G(a_i+1) - G(a_c)) / D(a_i+1)] for the edges ``config.a_steps``, with
-    G = a^2 E D f and a_c the midpoint. jit, vmap and grad safe in ``cosmo``.
+    G = a^2 E D f and a_c the midpoint. ``cosmo``: a Cosmology or a primed LinearTheory
+    (its growth table is read); ``table`` is deprecated (pass ``prime(cosmo)``).
+    jit, vmap and grad safe in ``cosmo``.
     """
-    table = growth_table(cosmo) if table is None else table
+    theory = prime(_legacy_theory(cosmo, config, table, where="step_factors"))
     edges = jnp.asarray(config.a_steps, dtype=jnp.result_type(float))
     a0, a1 = edges[:-1], edges[1:]
     ac = 0.5 * (a0 + a1)
 
     def d(a):
-        return growth_factor_from_table(table, a)
+        return growth_factor(theory, a)
 
     def g(a):
-        return a**2 * hubble(cosmo, a) * growth_factor_from_table(table, a) * growth_rate_from_table(table, a)
+        return a**2 * hubble(theory.cosmo, a) * growth_factor(theory, a) * growth_rate(theory, a)
 
     kick1 = (g(ac) - g(a0)) / d(a0)
     drift = (d(a1) - d(a0)) / g(ac)
@@ -256,6 +379,23 @@ def step(state: State, factors, config: SimConfig) -> State:
     return kick(state, factors[2])
 
 
+def initial_state(particles: Particles, config: SimConfig) -> State:
+    """Integrator state of ``particles`` (disp, mom: (N, 3), Mpc/h) with the force at them.
+
+    jit, vmap and grad safe.
+    """
+    disp, mom = particles
+    return update_force(State(disp, mom, jnp.zeros_like(disp)), config)
+
+
+def run_steps(state: State, factors, config: SimConfig) -> State:
+    """Apply ``step`` once per row of ``factors`` ((m, 3), from ``step_factors``) in one
+    ``lax.scan``; returns the final state ((N, 3) arrays, Mpc/h). jit, vmap and grad safe
+    (plain autodiff through the scan: memory grows with m).
+    """
+    return jax.lax.scan(lambda s, f: (step(s, f, config), None), state, factors)[0]
+
+
 def _snapshot_slots(config: SimConfig) -> np.ndarray:
     """slot[i] = index of the snapshot taken at step edge i, or -1; shape (n_steps + 1,)."""
     slot = np.full(len(config.a_steps), -1)
@@ -278,7 +418,7 @@ def _integrate_forward(config: SimConfig, disp, mom, factors, remat=False):
         body_step = jax.checkpoint(body_step)
     slots = _snapshot_slots(config)
     n_snap = len(config.a_snapshots)
-    state = update_force(State(disp, mom, jnp.zeros_like(disp)), config)
+    state = initial_state(Particles(disp, mom), config)
     out_disp = _record(jnp.zeros((n_snap,) + disp.shape, disp.dtype), slots[0], state.disp)
     out_mom = _record(jnp.zeros((n_snap,) + mom.shape, mom.dtype), slots[0], state.mom)
 
@@ -379,12 +519,16 @@ def integrate(particles: Particles, factors, config: SimConfig):
 def nbody(noise, cosmo, config: SimConfig, *, fixed_amplitude: bool = False) -> Snapshots:
     """Particle-mesh simulation from white noise: LPT at ``a_init``, then KDK steps.
 
+    The forward model ``cosmojax.sims.simulate`` without a snapshot hook (this function
+    calls it).
+
     Parameters
     ----------
     noise : (n, n, n) real array, unit white noise on the particle grid
         (``cosmojax.sims.fields.white_noise(key, config.mesh_shape)``)
-    cosmo : Cosmology
-    config : SimConfig (static: close over it or mark it static under jit)
+    cosmo : Cosmology, or a LinearTheory from ``cosmojax.sims.prime(cosmo, config)``
+    config : SimConfig (static: close over it or mark it static under jit); with
+        ``config.steps == 0`` the snapshots are the LPT particles
     fixed_amplitude : set each initial |delta_k| to its rms (only phases random)
 
     Returns
@@ -392,13 +536,6 @@ def nbody(noise, cosmo, config: SimConfig, *, fixed_amplitude: bool = False) -> 
     Snapshots at ``config.a_snapshots``. jit and vmap safe; differentiable in ``noise`` and
     ``cosmo`` (memory independent of ``config.steps`` when ``config.gradient == "adjoint"``).
     """
-    table = growth_table(cosmo)
-    modes = linear_modes(noise, cosmo, config, fixed_amplitude=fixed_amplitude)
-    psi1, psi2 = lpt_potentials(modes, config, config.lpt_order)
-    init = lpt_from_potentials(psi1, psi2, cosmo, config.a_init, config, table=table)
-    factors = step_factors(cosmo, config, table)
-    disp, mom = integrate(init, factors, config)
-    dens = jnp.stack([density(d, config) for d in disp])
-    pos = jnp.mod(lattice(config, disp.dtype)[None] + disp, config.box_size)
-    a = jnp.asarray(config.a_snapshots, dtype=disp.dtype)
-    return Snapshots(a, pos, disp, mom, dens)
+    from cosmojax.sims.forward import simulate  # the forward model is built on this module
+
+    return simulate(noise, cosmo, config, fixed_amplitude=fixed_amplitude)

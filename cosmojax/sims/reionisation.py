@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cosmojax._interp import hermite_uniform
-from cosmojax._validate import check_finite, is_concrete
+from cosmojax._validate import check_finite, check_int, check_key, check_real, is_concrete, nan_unless
 from cosmojax.sims.cmb import latitude_mask, noise_spectrum, toy_hit_map, unit_alm, white_noise
 from cosmojax.sphere.geometry import check_nside
 from cosmojax.sphere.spectra import almxfl, gaussian_beam
@@ -74,8 +74,9 @@ def cl_ee_tau(tau, lmax: int):
 
     Parameters
     ----------
-    tau : scalar or array, optical depth in [0.02, 0.12] (outside the range a ValueError
-        for concrete values; traced values are clamped to the range)
+    tau : scalar or array, optical depth in [0.02, 0.12] (outside the range: a ValueError
+        for concrete values; under jit/vmap/grad, NaN spectra and gradients for those
+        entries, never a value from the edge of the table)
     lmax : int, <= the table's lmax (128)
 
     Returns
@@ -84,15 +85,20 @@ def cl_ee_tau(tau, lmax: int):
     jit, vmap and grad safe (in ``tau``).
     """
     table = load_ee_tau_table()
-    if not 0 <= lmax <= table.lmax:
+    lmax = check_int("lmax", lmax, 0)
+    if not lmax <= table.lmax:
         raise ValueError(f"lmax must be between 0 and {table.lmax} (the table's range); got {lmax}.")
     lo, hi = tau_range()
+    check_real("tau", tau)
     if is_concrete(tau):
         check_finite("tau", tau)
         values = np.asarray(tau)
         if np.any((values < lo) | (values > hi)):
             raise ValueError(f"tau must lie in the table range [{lo}, {hi}]; got {values}.")
-    return _cl_ee_interp(jnp.asarray(tau, dtype=jnp.result_type(float)), lmax)
+    tau = jnp.asarray(tau, dtype=jnp.result_type(float))
+    if not is_concrete(tau):
+        tau = nan_unless((tau >= lo) & (tau <= hi), tau)
+    return _cl_ee_interp(tau, lmax)
 
 
 @functools.partial(jax.jit, static_argnums=1)
@@ -189,8 +195,11 @@ def simulate_qu(key, tau, config: ReionisationConfig = ReionisationConfig()):
     Returns
     -------
     (2, npix) array (Q, U) in muK, RING ordering. jit and vmap safe (over keys and tau);
-    differentiable in ``tau`` for a fixed key (the draw is reparameterised).
+    differentiable in ``tau`` for a fixed key (the draw is reparameterised). An integer seed
+    for ``key`` raises ``TypeError``; a concrete ``tau`` outside the table a ``ValueError``;
+    under jit/vmap/grad such a ``tau`` gives NaN maps (see ``cl_ee_tau``).
     """
+    check_key("key", key)
     if np.ndim(tau) != 0:
         raise ValueError(f"tau must be a scalar; got shape {np.shape(tau)} (vmap over tau for many).")
     signal_key, noise_key = jax.random.split(key)

@@ -14,9 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_finite, check_positions, check_positive
+from cosmojax._validate import check_finite, check_positions, check_positive, check_real
 from cosmojax.cosmology import hubble
-from cosmojax.cosmology.parameters import check_cosmology
+from cosmojax.cosmology.parameters import check_cosmology, check_scale_factor
 
 #: H0 in km/s per Mpc/h.
 H0_KMS = 100.0
@@ -25,9 +25,11 @@ H0_KMS = 100.0
 def peculiar_velocity(mom, a):
     """Peculiar velocity v = 100 p / a km/s from the canonical momentum p = a^3 E dx/da.
 
-    mom : (N, 3) array, Mpc/h; a : scale factor. Returns (N, 3), km/s. jit, vmap, grad safe.
+    mom : (N, 3) array, Mpc/h; a : scale factor > 0. Returns (N, 3), km/s. jit, vmap, grad
+    safe; under jit/vmap/grad a traced ``a`` <= 0 or NaN gives NaN velocities.
     """
-    check_positive("a", a)
+    check_real("mom", mom)
+    a = check_scale_factor("a", a)
     return H0_KMS * jnp.asarray(mom) / a
 
 
@@ -57,14 +59,18 @@ def redshift_space(pos, vel, cosmo, a, box_size=None, *, los=(0.0, 0.0, 1.0), ob
     Returns
     -------
     (N, 3) array, Mpc/h. jit and vmap safe; differentiable in ``pos``, ``vel``, ``cosmo``
-    and ``a``.
+    and ``a``. Bad concrete input raises ``ValueError`` (``TypeError`` if complex); under
+    jit/vmap/grad a traced cosmology out of range or ``a`` <= 0 gives NaN positions (the
+    contract of ``cosmojax.cosmology.parameters.check_cosmology``).
     """
+    check_real("pos", pos)
+    check_real("vel", vel)
     check_positions("pos", pos, 3)
     check_positions("vel", vel, 3)
     if np.shape(vel) != np.shape(pos):
         raise ValueError(f"vel must have the shape of pos {np.shape(pos)}; got {np.shape(vel)}.")
-    check_cosmology(cosmo)
-    check_positive("a", a)
+    cosmo = check_cosmology(cosmo)
+    a = check_scale_factor("a", a)
     pos = jnp.asarray(pos)
     vel = jnp.asarray(vel, pos.dtype)
     scale = 1.0 / (H0_KMS * a * hubble(cosmo, a))

@@ -11,6 +11,10 @@ probability proportional to lambda (a multinomial). Positions are uniform inside
 (the cell of mesh point i spans (i - 1/2, i + 1/2) cell sizes, as nearest-grid-point
 assignment sees it).
 Counts are integers, so nothing here is differentiable in the density; the rates are.
+
+Guards: ``key`` must be a PRNG key (``jax.random.key(seed)``; an integer seed raises
+``TypeError`` on every path); a complex ``delta_t`` raises ``TypeError``; sizes such as
+``n_tracers`` must be whole numbers. NaN checks of arrays run on concrete values only.
 """
 
 from __future__ import annotations
@@ -19,12 +23,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_finite, check_int, check_mesh_shape, check_positive, is_concrete
+from cosmojax._validate import (
+    check_finite,
+    check_int,
+    check_key,
+    check_mesh_shape,
+    check_positive,
+    check_real,
+    is_concrete,
+)
 from cosmojax.mesh import cell_size, paint
 
 
 def _check(delta_t, box_size):
     shape = check_mesh_shape("delta_t.shape", np.shape(delta_t), ndims=(3,))
+    check_real("delta_t", delta_t)
     check_finite("delta_t", delta_t)
     return shape, cell_size(shape, box_size)
 
@@ -35,6 +48,7 @@ def poisson_rate(delta_t, box_size, number_density):
     number_density : mean tracer density, (h/Mpc)^3, > 0. jit, vmap and grad safe.
     """
     _, cells = _check(delta_t, box_size)
+    check_real("number_density", number_density)
     check_positive("number_density", number_density)
     return number_density * float(np.prod(cells)) * jnp.maximum(1.0 + delta_t, 0.0)
 
@@ -54,6 +68,7 @@ def poisson_counts(key, delta_t, box_size, number_density):
     (n1, n2, n3) int32 counts; mean number_density * volume. jit and vmap safe; not
     differentiable (integer output).
     """
+    check_key("key", key)
     rate = poisson_rate(delta_t, box_size, number_density)
     return jax.random.poisson(key, rate).astype(jnp.int32)
 
@@ -80,6 +95,7 @@ def counts_to_positions(key, counts, box_size, max_tracers: int):
     (pos, valid): (max_tracers, 3) float positions in Mpc/h and a (max_tracers,) bool mask,
     True for the first counts.sum() rows. jit and vmap safe (static ``max_tracers``).
     """
+    check_key("key", key)
     shape = check_mesh_shape("counts.shape", np.shape(counts), ndims=(3,))
     cells = cell_size(shape, box_size)
     if is_concrete(counts):
@@ -112,6 +128,7 @@ def fixed_number_tracers(key, delta_t, box_size, n_tracers: int):
     -------
     (n_tracers, 3) positions, Mpc/h. jit and vmap safe; not differentiable.
     """
+    check_key("key", key)
     shape, cells = _check(delta_t, box_size)
     n_tracers = check_int("n_tracers", n_tracers)
     weight = jnp.maximum(1.0 + delta_t, 0.0).reshape(-1)

@@ -51,11 +51,13 @@ class RingGeometry(NamedTuple):
 
 
 def check_nside(nside) -> int:
-    """Return ``nside`` as an int after checking it is a power of 2 (1 .. 2^13)."""
-    try:
-        value = int(nside)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"nside must be a power of 2 such as 16; got {nside!r}.") from err
+    """Return ``nside`` as an int after checking it is a power of 2 (1 .. 2^13).
+
+    16.0 is accepted; 16.5, "16", True and complex values are refused (``ValueError``).
+    """
+    if isinstance(nside, (bool, str, bytes)) or not isinstance(nside, (int, float, np.integer, np.floating)):
+        raise ValueError(f"nside must be a power of 2 such as 16; got {nside!r}.")
+    value = int(nside)
     if value != nside or value < 1 or value > 8192 or value & (value - 1):
         raise ValueError(f"nside must be a power of 2 between 1 and 8192; got {nside!r}.")
     return value

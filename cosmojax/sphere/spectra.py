@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_finite, check_positive
+from cosmojax._validate import check_finite, check_int, check_positive, check_real
 from cosmojax.sphere.geometry import npix_to_nside
 from cosmojax.sphere.transforms import _alm_sizes, alm_lm, lmax_from_size, map2alm
 
@@ -156,9 +156,11 @@ def almxfl(alm, fl, mmax: int | None = None):
     -------
     (..., nalm) complex array. jit, vmap and grad safe (in ``alm`` and ``fl``).
     """
+    mmax = check_int("mmax", mmax, 0, allow_none=True)
     lmax = lmax_from_size(np.shape(alm)[-1], mmax, "alm")
-    mmax = lmax if mmax is None else int(mmax)
+    mmax = lmax if mmax is None else mmax
     ls, _ = alm_lm(lmax, mmax)
+    check_real("fl", fl)
     fl = jnp.asarray(fl)
     n = fl.shape[-1]
     padded = jnp.concatenate([fl, jnp.zeros(fl.shape[:-1] + (max(lmax + 1 - n, 0),), fl.dtype)], axis=-1)

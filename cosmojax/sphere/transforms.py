@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_finite
+from cosmojax._validate import check_finite, check_int, check_real
 from cosmojax.sphere.geometry import check_nside, npix_to_nside, pixel_rings, ring_geometry
 from cosmojax.sphere.legendre import (
     LegendreSeeds,
@@ -397,10 +397,8 @@ _adjoint.defvjp(_adjoint_fwd, _adjoint_bwd)
 
 
 def _check_lmax(lmax, mmax, limit, what):
-    if lmax is not None and (int(lmax) != lmax or lmax < 0):
-        raise ValueError(f"lmax must be a non-negative int; got {lmax!r}.")
-    if mmax is not None and (int(mmax) != mmax or mmax < 0):
-        raise ValueError(f"mmax must be a non-negative int; got {mmax!r}.")
+    lmax = check_int("lmax", lmax, 0, allow_none=True)
+    mmax = check_int("mmax", mmax, 0, allow_none=True)
     if lmax is not None and lmax > limit:
         raise ValueError(f"lmax={lmax} is too large for {what}; use lmax <= {limit}.")
     if lmax is not None and mmax is not None and mmax > lmax:
@@ -522,8 +520,8 @@ def _check_maps(maps, lmax, mmax, iter, ncomp):
     if ncomp is not None and (np.ndim(maps) < 2 or np.shape(maps)[-2] != ncomp):
         names = "(T, Q, U)" if ncomp == 3 else "(Q, U)"
         raise ValueError(f"maps must have shape (..., {ncomp}, npix) for {names}; got {np.shape(maps)}.")
-    if int(iter) != iter or iter < 0:
-        raise ValueError(f"iter must be a non-negative int; got {iter!r}.")
+    check_real("maps", maps)
+    iter = check_int("iter", iter, 0)
     lmax = 3 * nside - 1 if lmax is None else lmax
     _check_lmax(lmax, mmax, 3 * nside - 1, f"analysis at nside {nside}")
     mmax = lmax if mmax is None else mmax

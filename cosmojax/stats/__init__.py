@@ -1,4 +1,5 @@
-"""Summary statistics: power spectra and exact n-point counts with their estimators.
+"""Summary statistics: power spectra and exact n-point counts with their estimators, and the
+Fisher matrices of summaries, of Gaussian likelihoods and of Gaussian fields.
 
 Users write ``cosmojax.stats.power_spectrum`` or ``cosmojax.stats.pair_counts``; the modules
 behind are private detail. Positions are (N, 3) arrays in Mpc/h, wavenumbers in h/Mpc.
@@ -24,6 +25,20 @@ from cosmojax.stats.estimators import (
     szapudi_szalay_4pcf,
     white_mark,
     xi_multipoles,
+)
+from cosmojax.stats.fisher import (
+    FisherStats,
+    correlation_function_fisher,
+    fisher_modes,
+    fisher_statistics,
+    gaussian_field_fisher,
+    gaussian_likelihood_fisher,
+    marginal_errors,
+    power_spectrum_fisher,
+    score_compression,
+    shell_kedges,
+    summary_fisher,
+    summary_moments,
 )
 from cosmojax.stats.grid_correlation import (
     expected_grid_correlation,
@@ -64,6 +79,19 @@ __all__ = [
     "expected_grid_correlation",
     "grid_correlation_covariance",
     "shell_redges",
+    # Fisher matrices
+    "FisherStats",
+    "summary_moments",
+    "summary_fisher",
+    "fisher_statistics",
+    "score_compression",
+    "gaussian_likelihood_fisher",
+    "gaussian_field_fisher",
+    "fisher_modes",
+    "marginal_errors",
+    "shell_kedges",
+    "power_spectrum_fisher",
+    "correlation_function_fisher",
     # pair counts
     "PairCounts",
     "pair_counts",

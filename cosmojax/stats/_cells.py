@@ -112,13 +112,6 @@ def _spread_bits(v: np.ndarray) -> np.ndarray:
     return v
 
 
-def cell_of(pos: np.ndarray, grid: Grid) -> np.ndarray:
-    """Flat cell index of each point, shape (N,) int64."""
-    ijk = np.floor((pos - grid.origin) / grid.side).astype(np.int64)
-    ijk = np.clip(ijk, 0, grid.ncell - 1)
-    return (ijk[:, 0] * grid.ncell[1] + ijk[:, 1]) * grid.ncell[2] + ijk[:, 2]
-
-
 def make_blocks(pos: np.ndarray, grid: Grid, block_size: int) -> Blocks:
     """Sort points by cell, then along a Morton curve inside each cell, and cut each cell
     into blocks of ``block_size`` consecutive points (compact in space)."""
@@ -322,6 +315,12 @@ class Plan(NamedTuple):
     blocks : tuple of :class:`Blocks`, one per catalogue taking part (1 for auto counts).
     items : (M, k) int32 block tuples, unpadded. k : tuple order. auto : one catalogue.
     r_reach : float, Mpc/h, the largest separation the plan covers.
+    n_points : tuple of ints, the size of each catalogue the plan was built from.
+    box : tuple of 3 floats (periodic box, Mpc/h) or None (open geometry).
+
+    The blocks' bounding boxes (``Blocks.lo``, ``Blocks.hi``) are the plan's fingerprint of
+    the positions: :func:`check_plan` accepts positions only when every point lies in the
+    bounding box of its block (grown by what the spare reach allows).
     """
 
     blocks: tuple
@@ -329,6 +328,56 @@ class Plan(NamedTuple):
     k: int
     auto: bool
     r_reach: float
+    n_points: tuple = ()
+    box: tuple | None = None
+
+
+def outside_blocks(blocks: Blocks, pos: np.ndarray, margin: float) -> int:
+    """Number of points of ``pos`` (N, 3) outside the bounding box of their block grown by
+    ``margin`` (Mpc/h) on every side. Host-side numpy; O(N)."""
+    idx = blocks.idx[:blocks.n_real]
+    valid = blocks.valid[:blocks.n_real]
+    pts = pos[idx]  # (n_real, B, 3)
+    inside = np.all((pts >= blocks.lo[:, None, :] - margin) & (pts <= blocks.hi[:, None, :] + margin), axis=-1)
+    return int(np.sum(valid & ~inside))
+
+
+def check_plan(plan, sizes: list[int], points: list, names: list[str], r_reach: float, box, builder: str) -> None:
+    """Raise ValueError unless ``plan`` covers the catalogues named ``names`` up to ``r_reach``.
+
+    ``sizes``: the number of points of each catalogue. ``points``: one entry per catalogue,
+    an (N, 3) float64 numpy array when the positions are concrete or None when traced (then
+    only the sizes can be compared). A plan is
+    accepted for positions that moved from those it was built from by less than what its
+    spare reach covers: every point within the bounding box of its block grown by
+    ``(plan.r_reach - r_reach) / (2 sqrt 3)`` (plus float32 rounding), which guarantees that
+    no pair closer than ``r_reach`` falls in a block pair the plan left out. Host-side.
+    """
+    if not isinstance(plan, Plan) or plan.k != 2 or not plan.n_points:
+        raise TypeError(f"plan must be built by {builder}; got {type(plan).__name__}.")
+    if plan.auto != (len(sizes) == 1):
+        which = "auto counts of one catalogue" if plan.auto else "cross counts of two catalogues"
+        raise ValueError(f"plan was built for {which}; build it with {builder}(...) from the same "
+                         f"{' and '.join(names)} you count.")
+    if plan.r_reach < r_reach * (1 - 1e-12):
+        raise ValueError(f"plan covers separations up to {plan.r_reach} Mpc/h but {r_reach} Mpc/h are "
+                         f"needed; rebuild it with {builder}(..., r_max={r_reach}).")
+    if (plan.box is None) != (box is None) or (box is not None and tuple(plan.box) != tuple(box)):
+        raise ValueError(f"plan was built with box_size={plan.box} but the count uses box_size={box}; build the "
+                         f"plan with the same box_size.")
+    margin = 0.5 * (plan.r_reach - r_reach) / np.sqrt(3.0) if np.isfinite(plan.r_reach) else np.inf
+    for name, n, pts, n_plan, blocks in zip(names, sizes, points, plan.n_points, plan.blocks):
+        if n != n_plan:
+            raise ValueError(f"plan was built from {n_plan} points but {name} has {n}; build the plan from the "
+                             f"same positions with {builder}(...).")
+        if pts is None or not np.isfinite(margin):
+            continue
+        tol = max(margin, 0.0) + 1e-6 * max(1.0, float(np.max(np.abs(pts))) if len(pts) else 1.0)
+        bad = outside_blocks(blocks, pts, tol)
+        if bad:
+            raise ValueError(f"plan was built from other positions than {name} ({bad} of {n} points lie outside "
+                             f"the cells the plan assigned them to); build the plan from the same positions with "
+                             f"{builder}(...).")
 
 
 def build_plan(points: list[np.ndarray], k: int, r_reach: float, box_size, block_size: int | None,
@@ -361,7 +410,8 @@ def build_plan(points: list[np.ndarray], k: int, r_reach: float, box_size, block
         pairs = items
         for _ in range(k - 2):
             items = extend_tuples(items, pairs, blocks[0].n_real)
-    return Plan(blocks=blocks, items=items, k=k, auto=auto, r_reach=float(r_reach))
+    return Plan(blocks=blocks, items=items, k=k, auto=auto, r_reach=float(r_reach),
+                n_points=tuple(len(p) for p in points), box=None if box is None else tuple(float(b) for b in box))
 
 
 def extend_tuples(tuples: np.ndarray, pairs: np.ndarray, n_blocks: int) -> np.ndarray:
@@ -398,4 +448,4 @@ def build_dense_plan(sizes: list[int], k: int, block_size: int) -> Plan:
     else:
         a, b = np.meshgrid(np.arange(blocks[0].n_real), np.arange(blocks[1].n_real), indexing="ij")
         items = np.stack([a.ravel(), b.ravel()], axis=1).astype(np.int32)
-    return Plan(blocks=blocks, items=items, k=k, auto=auto, r_reach=np.inf)
+    return Plan(blocks=blocks, items=items, k=k, auto=auto, r_reach=np.inf, n_points=tuple(int(n) for n in sizes))

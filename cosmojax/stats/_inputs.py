@@ -5,14 +5,19 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import (check_box_size, check_edges, check_finite, check_positions, check_positive,
-                                is_concrete)
+from cosmojax._validate import (check_box_size, check_edges, check_finite, check_int, check_positions,
+                                check_positive, check_real, is_concrete)
 
 
 def check_catalogue(name: str, pos, weights, weights_name: str, box) -> None:
-    """Positions (N, 3) finite; weights (N,) finite; inside [0, L) when periodic."""
+    """Positions (N, 3) real, finite, N >= 1; weights (N,) real and finite; inside [0, L)
+    when periodic. Complex or boolean arrays raise TypeError, the rest ValueError."""
+    check_real(name, pos)
     check_positions(name, pos, 3)
+    if np.shape(pos)[0] == 0:
+        raise ValueError(f"{name} is empty (0 points); pass a catalogue with at least one point.")
     if weights is not None:
+        check_real(weights_name, weights)
         if np.ndim(weights) != 1 or np.shape(weights)[0] != np.shape(pos)[0]:
             raise ValueError(f"{weights_name} must have shape ({np.shape(pos)[0]},) to match {name}; "
                              f"got {np.shape(weights)}.")
@@ -44,6 +49,11 @@ def edges_arg(name: str, edges, *, min_value: float = 0.0, max_value: float | No
     return e
 
 
+def work_sizes(chunk_size, block_size) -> tuple[int, int | None]:
+    """Whole-number ``chunk_size >= 1`` and ``block_size >= 1`` (or None): never truncated."""
+    return check_int("chunk_size", chunk_size, 1), check_int("block_size", block_size, 1, allow_none=True)
+
+
 def check_width(name: str, width) -> float:
     check_positive(name, width)
     return float(width)
@@ -61,9 +71,6 @@ def arrange(pos, weights, blocks):
     pos = jnp.asarray(pos)
     if not jnp.issubdtype(pos.dtype, jnp.floating):
         pos = pos.astype(jnp.result_type(float))
-    if pos.shape[0] == 0:  # an empty catalogue: one dummy point, never valid
-        pos = jnp.zeros((1, 3), pos.dtype)
-        weights = None if weights is None else jnp.zeros(1, jnp.asarray(weights).dtype)
     bpos = pos.T[:, idx]  # (3, B, nb)
     if weights is None:
         bw = valid.astype(pos.dtype)
@@ -89,6 +96,7 @@ def tuple_count_setup(what: str, order: int, pos, edges, box_size, weights, labe
     e = edges_arg("edges", edges)
     box = check_box(box_size, e[-1])
     check_catalogue("pos", pos, weights, "weights", box)
+    block_size = check_int("block_size", block_size, 1, allow_none=True)
     if not is_concrete(pos):
         raise ValueError(f"{what} needs concrete positions (call it outside jit/grad over positions).")
     if labels is not None:

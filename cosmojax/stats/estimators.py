@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_box_size, check_choice, check_positive
-from cosmojax.stats._inputs import edges_arg
+from cosmojax._validate import check_box_size, check_choice, check_int, check_positive, check_real
+from cosmojax.stats._inputs import check_box, check_catalogue, edges_arg
 from cosmojax.stats.pairs import PairCounts, pair_counts
 from cosmojax.stats.quadruplets import QuadrupletCounts
 from cosmojax.stats.triplets import TripletCounts
@@ -84,12 +84,23 @@ def analytic_rr(edges, box_size):
     .. math:: RR_i = \\frac{4\\pi}{3} \\frac{e_{i+1}^3 - e_i^3}{V}
 
     edges : (n + 1,) increasing array, Mpc/h, last edge <= L/2. box_size : float or 3 floats,
-    Mpc/h. Returns (n,) numpy array (exact for separations below half the box). Host-side
-    (concrete edges); the result is a constant under jit and grad.
+    Mpc/h. Returns (n,) numpy array. Host-side (concrete edges); the result is a constant
+    under jit and grad.
+
+    The sphere of radius r holds the fraction 4/3 pi r^3 / V of the minimum-image separations
+    only while it fits in the box, r <= L/2 (the smallest side); a last edge above that
+    raises ValueError rather than give fractions that are wrong (and above 1 for r > 0.62 L).
     """
     e = edges_arg("edges", edges)
     box = check_box_size("box_size", box_size, 3)
+    _check_half_box("edges[-1]", float(e[-1]), box)
     return 4.0 * np.pi / 3.0 * np.diff(e**3) / np.prod(box)
+
+
+def _check_half_box(name: str, reach: float, box) -> None:
+    if reach > 0.5 * min(box) * (1 + 1e-12):
+        raise ValueError(f"{name} = {reach:g} Mpc/h exceeds half the box ({0.5 * min(box):g} Mpc/h): the analytic "
+                         f"RR is valid only up to half the box; lower the last edge or use a larger box_size.")
 
 
 def analytic_rr_smu(edges, mu_edges, box_size):
@@ -108,21 +119,26 @@ def analytic_rr_rppi(rp_edges, pi_edges, box_size):
 
     .. math:: RR_{ij} = \\pi (r_{p,i+1}^2 - r_{p,i}^2)\\, 2 (\\pi_{j+1} - \\pi_j) / V
 
+    Valid while the cylinder fits in the box: ``hypot(rp_edges[-1], pi_edges[-1]) <= L/2``
+    (the reach :func:`pair_counts_rppi` needs too); beyond it raises ValueError.
     Host-side numpy, as :func:`analytic_rr`.
     Not traced, not differentiable.
     """
     rp = edges_arg("rp_edges", rp_edges)
     pi = edges_arg("pi_edges", pi_edges)
     box = check_box_size("box_size", box_size, 3)
+    _check_half_box("hypot(rp_edges[-1], pi_edges[-1])", float(np.hypot(rp[-1], pi[-1])), box)
     return np.pi * np.diff(rp**2)[:, None] * 2.0 * np.diff(pi)[None, :] / np.prod(box)
 
 
 def legendre_bin_weights(mu_edges, ells=(0, 2, 4)):
     """``(2 l + 1) * integral of P_l(mu) over each mu bin``, shape (n_ell, n_mu) (numpy).
 
+    ``ells``: whole numbers >= 0 (2.5 or True raise ValueError, never truncated).
     Host-side: not traced, not differentiable.
     """
     m = edges_arg("mu_edges", mu_edges, max_value=1.0)
+    ells = _ells_arg(ells)
     rows = []
     for ell in ells:
         coef = np.zeros(ell + 1)
@@ -130,6 +146,13 @@ def legendre_bin_weights(mu_edges, ells=(0, 2, 4)):
         integral = np.polynomial.legendre.legint(coef)
         rows.append((2 * ell + 1) * np.diff(np.polynomial.legendre.legval(m, integral)))
     return np.array(rows)
+
+
+def _ells_arg(ells, even: bool = False) -> list[int]:
+    values = [check_int("ells", ell, 0) for ell in np.atleast_1d(np.asarray(ells, dtype=object)).tolist()]
+    if even and any(ell % 2 for ell in values):
+        raise ValueError(f"ells must be even non-negative integers (xi is even in mu); got {ells}.")
+    return values
 
 
 def xi_multipoles(xi_smu, mu_edges, ells=(0, 2, 4)):
@@ -142,8 +165,8 @@ def xi_multipoles(xi_smu, mu_edges, ells=(0, 2, 4)):
     xi_smu : (n_s, n_mu) array. mu_edges : (n_mu + 1,) from 0 to 1. ells : even ints.
     Returns (n_ell, n_s). jit, vmap and grad safe in ``xi_smu``.
     """
-    if any(int(ell) % 2 or int(ell) < 0 for ell in ells):
-        raise ValueError(f"ells must be even non-negative integers (xi is even in mu); got {ells}.")
+    ells = _ells_arg(ells, even=True)
+    check_real("xi_smu", xi_smu)
     w = jnp.asarray(legendre_bin_weights(mu_edges, ells))
     return jnp.einsum("lm,sm->ls", w, jnp.asarray(xi_smu), precision=jax.lax.Precision.HIGHEST)
 
@@ -184,6 +207,8 @@ def neighbour_counts(pos, radius: float, *, box_size=None, weights=None, devices
     array. Not jit-safe in ``pos`` (a cell plan is built); linear in ``weights``.
     """
     check_positive("radius", radius)
+    box = None if box_size is None else check_box(box_size, float(radius))
+    check_catalogue("pos", pos, weights, "weights", box)
     w = jnp.ones(np.shape(pos)[0]) if weights is None else jnp.asarray(weights)
     edges = np.array([0.0, float(radius)])
 
@@ -199,6 +224,7 @@ def white_mark(delta, *, delta_s: float = 0.25, p: float = 1.0):
     delta : array, local density contrast smoothed on some radius. Returns marks, same shape.
     Up-weights low-density regions for p > 0. jit, vmap and grad safe.
     """
+    check_real("delta", delta)
     delta = jnp.asarray(delta)
     return ((1.0 + delta_s) / (1.0 + delta_s + delta)) ** p
 
@@ -215,7 +241,11 @@ def marked_statistic(pos, *, edges, radius: float, box_size, delta_s: float = 0.
     not jit-safe.
     """
     box = check_box_size("box_size", box_size, 3)
+    check_positive("radius", radius)
+    check_catalogue("pos", pos, None, "weights", check_box(box, max(float(radius), float(edges_arg("edges", edges)[-1]))))
     n = np.shape(pos)[0]
+    if n < 2:
+        raise ValueError(f"pos must hold at least 2 points for a mean density; got {n}.")
     counts = neighbour_counts(pos, radius, box_size=box, devices=devices)
     nbar = (n - 1) / np.prod(box)
     delta = counts / (nbar * 4.0 / 3.0 * np.pi * radius**3) - 1.0
@@ -228,11 +258,19 @@ def elementary_symmetric(weights, order: int):
     """Elementary symmetric polynomials e_0..e_order of the weights (weighted numbers of
     unordered tuples of distinct points). ``weights`` may be an int N (unit weights).
 
-    Uses Newton's identities on the power sums; jit and grad safe in ``weights``.
+    Uses Newton's identities on the power sums; jit and grad safe in ``weights``. ``order``
+    and an integer ``weights`` must be whole numbers >= 0 (bools and non-integers raise).
     """
+    order = check_int("order", order, 0)
+    if isinstance(weights, (bool, np.bool_)):
+        raise ValueError(f"weights must be a number of points (int) or a 1D array of weights; got {weights!r}.")
     if isinstance(weights, (int, np.integer)):
-        n = int(weights)
+        n = check_int("weights", weights, 0)
         return [float(comb(n, k)) for k in range(order + 1)]
+    check_real("weights", weights)
+    if np.ndim(weights) != 1:
+        raise ValueError(f"weights must be a number of points (int) or a 1D array of weights; got shape "
+                         f"{np.shape(weights)}.")
     w = jnp.asarray(weights)
     pk = [None] + [jnp.sum(w**k) for k in range(1, order + 1)]
     e = [jnp.asarray(1.0, w.dtype)]
@@ -318,6 +356,12 @@ def correlation_function(data, randoms=None, *, edges, box_size=None, estimator:
     Not jit safe (host-side cell decomposition).
     """
     check_choice("estimator", estimator, ["landy-szalay", "natural", "davis-peebles", "hamilton"])
+    box = check_box(box_size, float(edges_arg("edges", edges)[-1]))
+    check_catalogue("data", data, data_weights, "data_weights", box)
+    if randoms is not None:
+        check_catalogue("randoms", randoms, random_weights, "random_weights", box)
+    elif random_weights is not None:
+        raise ValueError("random_weights was given without randoms; pass randoms or drop random_weights.")
     kw = dict(edges=edges, box_size=box_size, devices=devices, chunk_size=chunk_size)
     dd = pair_counts(data, weights1=data_weights, **kw)
     if randoms is None:

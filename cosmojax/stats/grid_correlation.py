@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_box_size, check_edges, check_finite, check_mesh_shape
+from cosmojax._validate import check_box_size, check_edges, check_finite, check_mesh_shape, check_real
 
 _HI = jax.lax.Precision.HIGHEST
 
@@ -84,6 +84,7 @@ def grid_correlation_function(field, box_size, *, redges):
     jit safe with static ``box_size`` and ``redges`` (close over them); vmap safe over
     fields; differentiable in ``field``.
     """
+    check_real("field", field)
     shape, sizes, index, counts, r_mean = _lag_bins(np.shape(field), box_size, redges)
     check_finite("field", field)
     n_bins = counts.size

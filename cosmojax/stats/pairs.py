@@ -31,9 +31,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_choice, is_concrete
+from cosmojax._validate import check_choice, check_int, check_positive, is_concrete
 from cosmojax.stats import _cells, _engine
-from cosmojax.stats._inputs import arrange, check_box, check_catalogue, check_width, edges_arg, host_positions
+from cosmojax.stats._inputs import (arrange, check_box, check_catalogue, check_width, edges_arg, host_positions,
+                                    work_sizes)
+from cosmojax.stats._kernels import histogram2d, separation
 
 _AXES = {"x": 0, "y": 1, "z": 2}
 
@@ -81,10 +83,15 @@ def pair_plan(pos1, pos2=None, *, r_max: float, box_size=None, block_size: int |
 
     Returns
     -------
-    ``cosmojax.stats._cells.Plan``. Not jit-safe (it is host-side preprocessing).
+    ``cosmojax.stats._cells.Plan``, holding the sizes, the box and the bounding box of every
+    block of points, against which each count that uses it checks its positions. Not
+    jit-safe (it is host-side preprocessing). Bad input raises ValueError (TypeError for
+    complex positions).
     """
     if not is_concrete(pos1) or (pos2 is not None and not is_concrete(pos2)):
         raise ValueError("pair_plan needs concrete positions (build it outside jit/grad).")
+    check_positive("r_max", r_max)
+    block_size = check_int("block_size", block_size, 1, allow_none=True)
     box = check_box(box_size, float(r_max))
     check_catalogue("pos1", pos1, None, "weights1", box)
     if pos2 is not None:
@@ -95,33 +102,15 @@ def pair_plan(pos1, pos2=None, *, r_max: float, box_size=None, block_size: int |
 
 
 def _get_plan(pos1, pos2, r_reach, box, block_size, plan):
+    cats = [pos1] + ([] if pos2 is None else [pos2])
+    sizes = [np.shape(p)[0] for p in cats]
     if plan is not None:
-        if plan.r_reach < r_reach * (1 - 1e-12):
-            raise ValueError(f"plan covers separations up to {plan.r_reach} Mpc/h but {r_reach} Mpc/h are "
-                             f"needed; rebuild it with pair_plan(..., r_max={r_reach}).")
+        points = [host_positions(p) if is_concrete(p) else None for p in cats]
+        _cells.check_plan(plan, sizes, points, ["pos1", "pos2"][:len(cats)], r_reach, box, "pair_plan")
         return plan
-    if is_concrete(pos1) and (pos2 is None or is_concrete(pos2)):
+    if all(is_concrete(p) for p in cats):
         return pair_plan(pos1, pos2, r_max=r_reach, box_size=box, block_size=block_size)
-    sizes = [np.shape(pos1)[0]] + ([] if pos2 is None else [np.shape(pos2)[0]])
     return _cells.build_dense_plan(sizes, 2, block_size or 64)
-
-
-def _separation(pa, pb, box):
-    """Separation components and squared separation of every pair of two blocks.
-
-    pa, pb : (3, Ba, C), (3, Bb, C) coordinate-major blocks with the C work items last (this
-    layout keeps the inner loops vectorised). Returns ``(d, d2)``: ``d`` a tuple of three
-    (Ba, Bb, C) arrays ``pa - pb`` (minimum image when ``box`` is given) and
-    ``d2 = dx^2 + dy^2 + dz^2``.
-    """
-    d = []
-    for k in range(3):
-        dk = pa[k][:, None, :] - pb[k][None, :, :]
-        if box is not None:
-            dk = dk - box[k] * jnp.round(dk / box[k])
-        d.append(dk)
-    d2 = d[0] * d[0] + d[1] * d[1] + d[2] * d[2]
-    return tuple(d), d2
 
 
 def _los_projection(d, d2, pa, pb, los):
@@ -133,41 +122,6 @@ def _los_projection(d, d2, pa, pb, los):
         return sl * sl, l2
     t = d[_AXES[los]]
     return t * t, None
-
-
-def histogram(flat, valid, ww, nbins: int, weighted: bool):
-    """Integer counts and weighted sums of ``flat`` bin indices where ``valid`` (scatter-add).
-
-    ``flat``, ``valid``, ``ww`` of one shape; returns (nbins,) int32 and (nbins,) float. jit and
-    vmap safe; grad safe in ``ww``.
-    """
-    flat = jnp.where(valid, flat, nbins).ravel()
-    counts = jnp.zeros(nbins + 1, jnp.int32).at[flat].add(1)[:nbins]
-    if weighted:
-        wsum = jnp.zeros(nbins + 1, ww.dtype).at[flat].add(ww.ravel())[:nbins]
-    else:
-        wsum = counts.astype(ww.dtype)
-    return counts, wsum
-
-
-def histogram2d(ia, na: int, ib, nb: int, valid, ww, weighted: bool):
-    """Counts (na, nb) of index pairs (ia, ib) where ``valid``, as a product of one-hot
-    matrices (a matrix multiply: fast on every backend, exact for < 2^24 entries per call in
-    float32).
-    ``ia``, ``ib``, ``valid``, ``ww`` of one shape; returns (na, nb) int32 counts and float
-    sums. jit and vmap safe; grad safe in ``ww``.
-    """
-    dtype = ww.dtype
-    ia = jnp.where(valid, ia, -1).ravel()
-    oa = (ia[:, None] == jnp.arange(na)).astype(dtype)
-    ob = (ib.ravel()[:, None] == jnp.arange(nb)).astype(dtype)
-    hi = jax.lax.Precision.HIGHEST
-    counts = jnp.round(jnp.matmul(oa.T, ob, precision=hi)).astype(jnp.int32)
-    if weighted:
-        wsum = jnp.matmul(oa.T, ob * ww.ravel()[:, None], precision=hi)
-    else:
-        wsum = counts.astype(dtype)
-    return counts.ravel(), wsum.ravel()
 
 
 def _radial_counts(d2, ww, e2, weighted: bool):
@@ -205,7 +159,7 @@ def _pair_kernel(items, data, static):
         upper = jnp.arange(size)[:, None, None] < jnp.arange(size)[None, :, None]
         mask = mask & ((a != b)[None, None, :] | upper)
     ww = w1[:, a][:, None, :] * w2[:, b][None, :, :]
-    d, d2 = _separation(pa, pb, data["box"] if periodic else None)
+    d, d2 = separation(pa, pb, data["box"] if periodic else None)
 
     if mode == "r":
         counts, wsum = _radial_counts(jnp.where(mask, d2, jnp.inf), ww, data["e2"], weighted)
@@ -254,6 +208,7 @@ def _pair_kernel(items, data, static):
 
 def _run(mode, pos1, pos2, weights1, weights2, box_size, r_reach, bins, shape, edges, los, chunk_size,
          block_size, devices, plan=None):
+    chunk_size, block_size = work_sizes(chunk_size, block_size)
     box = check_box(box_size, r_reach)
     check_catalogue("pos1", pos1, weights1, "weights1", box)
     if pos2 is not None:
@@ -302,7 +257,12 @@ def pair_counts(pos1, pos2=None, *, edges, box_size=None, weights1=None, weights
     chunk_size : int, point pairs evaluated at once per device (memory ~ 40 bytes each).
     block_size : int or None, points per cell block (None: chosen from the cell occupancy).
     devices : None (all local devices), int or list of devices to spread the work over.
-    plan : a :func:`pair_plan` to reuse, or None.
+    plan : a :func:`pair_plan` built from these positions (and ``box_size``) to reuse, or
+        None. It is checked against the catalogues before use: a plan built from another
+        catalogue (or other sizes, another box, auto versus cross, a smaller ``r_max``)
+        raises ValueError. Concrete positions must lie in the cells the plan assigned them
+        to, grown by ``(r_max - edges[-1]) / (2 sqrt 3)``, which is exactly what keeps the
+        counts exact; under jit/grad (traced positions) only the sizes can be checked.
 
     Returns
     -------
@@ -316,7 +276,11 @@ def pair_counts(pos1, pos2=None, *, edges, box_size=None, weights1=None, weights
     so every pair is evaluated in chunks (O(N^2) time, bounded memory) unless a ``plan``
     built beforehand is given. Not vmap-safe over catalogues (shapes set the work).
     Raises ValueError for bad input (non-increasing edges, r_max > L/2, points outside the
-    box, NaN, weights of the wrong shape).
+    box, NaN, an empty catalogue, weights of the wrong shape, non-integer or boolean
+    ``chunk_size``/``block_size``, a plan from other positions) and TypeError for complex
+    or boolean positions or weights. Under jit/grad the shape, dtype and size checks still
+    raise; the value checks on traced positions and weights (NaN, inside the box, the
+    plan's cells) cannot run, so check a catalogue eagerly once before tracing over it.
     """
     e = edges_arg("edges", edges)
     return _run("r", pos1, pos2, weights1, weights2, box_size, e[-1], {"e2": e**2}, (len(e) - 1,), (e,), None,

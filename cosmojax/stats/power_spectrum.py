@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_box_size, check_choice, check_edges, check_finite, check_mesh_shape
+from cosmojax._validate import check_box_size, check_choice, check_edges, check_finite, check_mesh_shape, check_real
 from cosmojax.mesh import SCHEMES, hermitian_weights_numpy, kvec_numpy, rfftn_shape, window
 
 
@@ -87,6 +87,8 @@ def _binning(shape, sizes, kedges):
 def _check_inputs(field, field2, box_size, kedges, compensate):
     shape = check_mesh_shape("field.shape", np.shape(field))
     sizes = check_box_size("box_size", box_size, len(shape))
+    check_real("field", field)
+    check_real("field2", field2)
     check_finite("field", field)
     if field2 is not None:
         if np.shape(field2) != shape:
@@ -107,6 +109,7 @@ def _modes(field, shape, compensate):
 
 def _binned_power(field, field2, box_size, kedges, compensate, ells, los, shot_noise):
     shape, sizes, edges = _check_inputs(field, field2, box_size, kedges, compensate)
+    check_real("shot_noise", shot_noise)
     index, weights, n_modes, k_mean, kvec, kmag = _binning(shape, sizes, edges)
     n_bins = edges.size - 1
     modes1 = _modes(field, shape, compensate)
@@ -179,6 +182,7 @@ def power_multipoles(
         raise ValueError(f"ells must be a non-empty tuple of non-negative ints; got {ells!r}.")
     if los is None:
         los = np.eye(d)[-1]
+    check_real("los", los)
     los = np.asarray(los, dtype=float)
     if los.shape != (d,) or not np.all(np.isfinite(los)) or np.linalg.norm(los) == 0:
         raise ValueError(f"los must be a non-zero vector of {d} finite numbers; got {los!r}.")

@@ -17,9 +17,10 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from cosmojax._validate import check_int
 from cosmojax.stats import _engine
 from cosmojax.stats._inputs import tuple_count_setup
-from cosmojax.stats.triplets import _tuple_side_bins
+from cosmojax.stats._kernels import histogram_small, tuple_side_bins
 
 # For each pair (p, q) of tetrahedron vertices, where its (B, B, C) array goes in (B, B, B, B, C).
 _ALL = slice(None)
@@ -51,7 +52,7 @@ class QuadrupletCounts(NamedTuple):
 def _quadruplet_kernel(items, data, static):
     periodic, weighted, labelled, n = static
     w = data["cat"][1]
-    sides = _tuple_side_bins(items, data, periodic, 4)
+    sides = tuple_side_bins(items, data, periodic, 4)
     ok = None
     first = None
     same = None
@@ -78,21 +79,6 @@ def _quadruplet_kernel(items, data, static):
     return {"counts": counts, "weighted": wsum}
 
 
-def histogram_small(flat, valid, ww, nbins: int, weighted: bool):
-    """Histogram by comparison with each bin (few bins): counts (nbins,) int32 and sums.
-
-    ``flat``, ``valid``, ``ww`` of one shape. jit and vmap safe; grad safe in ``ww``.
-    """
-    hits = (flat[..., None] == jnp.arange(nbins)) & valid[..., None]
-    axes = tuple(range(flat.ndim))
-    counts = jnp.sum(hits, axis=axes, dtype=jnp.int32)
-    if weighted:
-        wsum = jnp.sum(jnp.where(hits, ww[..., None], 0), axis=axes)
-    else:
-        wsum = counts.astype(ww.dtype)
-    return counts, wsum
-
-
 def quadruplet_counts(pos, *, edges, box_size=None, weights=None, labels=None, chunk_size: int = 1 << 20,
                       block_size: int | None = None, devices=None) -> QuadrupletCounts:
     """Count tetrahedra whose six sides all lie in the same separation bin.
@@ -117,7 +103,10 @@ def quadruplet_counts(pos, *, edges, box_size=None, weights=None, labels=None, c
     Exact in the working precision (float64 under x64). Differentiable with respect to
     ``weights``; positions must be concrete (not jit-safe in positions).
     Cost grows as N * (neighbours within edges[-1])^3; keep catalogues or edges[-1] modest.
+    Bad input (NaN, an empty catalogue, points outside the box, non-integer sizes) raises
+    ValueError; complex positions or weights raise TypeError.
     """
+    chunk_size = check_int("chunk_size", chunk_size, 1)
     e, plan, data, n, size, static = tuple_count_setup(
         "quadruplet_counts", 4, pos, edges, box_size, weights, labels, block_size, (4, 16)
     )

@@ -29,8 +29,8 @@ import numpy as np
 
 from cosmojax._validate import check_int, is_concrete
 from cosmojax.stats import _cells, _engine
-from cosmojax.stats._inputs import arrange, check_box, check_catalogue, edges_arg, host_positions
-from cosmojax.stats.pairs import _separation
+from cosmojax.stats._inputs import arrange, check_box, check_catalogue, edges_arg, host_positions, work_sizes
+from cosmojax.stats._kernels import separation
 
 
 class ThreePCFMultipoles(NamedTuple):
@@ -97,7 +97,7 @@ def _multipole_kernel(items, data, static):
     def body(carry, b):
         alm_re, alm_im, self_w = carry
         pb, wb, vb = pos[:, :, b], w[:, b], valid[:, b]
-        d, d2 = _separation(pa, pb, box)  # (B_a, B_b, C): primary minus secondary
+        d, d2 = separation(pa, pb, box)  # (B_a, B_b, C): primary minus secondary
         mask = va[:, None, :] & vb[None, :, :] & ~((a == b)[None, None, :] & eye[:, :, None]) & (d2 > 0)
         rb = jnp.sum(d2[..., None] >= e2, axis=-1) - 1
         inb = mask & (rb >= 0) & (rb < n)
@@ -165,10 +165,13 @@ def threepcf_multipoles(pos, *, edges, lmax: int = 10, box_size=None, weights=No
     respect to ``weights``; positions must be concrete. Divide by the same quantity
     measured on randoms (or :func:`random_multipole_norm` in a periodic box) for the
     3PCF multipoles.
-    Not jit safe (host-side neighbour search).
+    Not jit safe (host-side neighbour search). Bad input (NaN, an empty catalogue, points
+    outside the box, non-integer sizes) raises ValueError; complex positions or weights
+    raise TypeError.
     """
     e = edges_arg("edges", edges)
     lmax = check_int("lmax", lmax, 0)
+    chunk_size, block_size = work_sizes(chunk_size, block_size)
     box = check_box(box_size, e[-1])
     check_catalogue("pos", pos, weights, "weights", box)
     if not is_concrete(pos):
@@ -199,6 +202,7 @@ def random_multipole_norm(n_points: int, edges, box_size):
     (including pair terms); l > 0 vanish for randoms.
     Host-side numpy (a count of triangles): not traced, not differentiable.
     """
+    n_points = check_int("n_points", n_points, 3)  # a triangle needs three points
     e = edges_arg("edges", edges)
     box = check_box(box_size, e[-1])
     shell = 4.0 * np.pi / 3.0 * np.diff(e**3) / float(np.prod(box))

@@ -19,9 +19,10 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import numpy as np
 
+from cosmojax._validate import check_int
 from cosmojax.stats import _engine
 from cosmojax.stats._inputs import tuple_count_setup
-from cosmojax.stats.pairs import _separation, histogram
+from cosmojax.stats._kernels import histogram, tuple_side_bins
 
 
 class TripletCounts(NamedTuple):
@@ -37,43 +38,10 @@ class TripletCounts(NamedTuple):
     edges: np.ndarray
 
 
-def _side_bins(pa, pb, e2, box, mask):
-    _, d2 = _separation(pa, pb, box)
-    b = jnp.sum(d2[..., None] >= e2, axis=-1) - 1
-    n = e2.shape[0] - 1
-    return b, mask & (b >= 0) & (b < n)
-
-
-def pair_masks(items, valid, k: int):
-    """Validity masks of each pair (p, q) of tuple positions for auto counts (ordered points).
-
-    ``items``: (C, k) int block indices; ``valid``: (B, n_blocks) bool. Returns {(p, q): (B, B,
-    C) bool}. Traced inside the jitted counting kernels; boolean, so not differentiable.
-    """
-    size = valid.shape[0]
-    upper = jnp.arange(size)[:, None, None] < jnp.arange(size)[None, :, None]
-    masks = {}
-    for p in range(k):
-        for q in range(p + 1, k):
-            m = valid[:, items[:, p]][:, None, :] & valid[:, items[:, q]][None, :, :]
-            masks[p, q] = m & ((items[:, p] != items[:, q])[None, None, :] | upper)
-    return masks
-
-
-def _tuple_side_bins(items, data, periodic: bool, k: int):
-    """Separation bin and validity of every side (p, q), p < q, of the k-point tuples of a
-    chunk of work items: {(p, q): (bins, valid)}, each (B, B, C) for block size B and C items."""
-    pos, _, valid = data["cat"]
-    box = data["box"] if periodic else None
-    masks = pair_masks(items, valid, k)
-    p = [pos[:, :, items[:, t]] for t in range(k)]
-    return {pair: _side_bins(p[pair[0]], p[pair[1]], data["e2"], box, mask) for pair, mask in masks.items()}
-
-
 def _triplet_kernel(items, data, static):
     periodic, weighted, labelled, n = static
     w = data["cat"][1]
-    sides = _tuple_side_bins(items, data, periodic, 3)
+    sides = tuple_side_bins(items, data, periodic, 3)
     (bab, vab), (bac, vac), (bbc, vbc) = sides[0, 1], sides[0, 2], sides[1, 2]
     # triangles (Ba, Bb, Bc, C)
     bab, vab = bab[:, :, None, :], vab[:, :, None, :]
@@ -120,8 +88,11 @@ def triplet_counts(pos, *, edges, box_size=None, weights=None, labels=None, chun
     -----
     Exact (integer-equal to a brute-force count in the same precision; use x64 for float64).
     Differentiable with respect to ``weights``; needs concrete positions (host-side cell
-    decomposition), not jit-safe in positions. Bad input raises ValueError.
+    decomposition), not jit-safe in positions. Bad input (NaN, an empty catalogue, points
+    outside the box, non-integer sizes) raises ValueError; complex positions or weights
+    raise TypeError.
     """
+    chunk_size = check_int("chunk_size", chunk_size, 1)
     e, plan, data, n, size, static = tuple_count_setup(
         "triplet_counts", 3, pos, edges, box_size, weights, labels, block_size, (4, 32)
     )

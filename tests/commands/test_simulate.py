@@ -33,3 +33,12 @@ def test_simulate_rejects_bad_input(tmp_path, capsys):
     assert main(argv) == 2
     assert "a_init" in capsys.readouterr().err
     assert main(["simulate", "--steps", "-1", "--out", str(tmp_path), "--no-progress"]) == 2
+
+
+def test_simulate_refuses_an_unusable_out_before_simulating(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    assert main(["simulate", "--mesh", "8", "--box", "64", "--out", str(blocker), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and err.count("\n") == 1
+    assert blocker.read_text() == "not a folder"

@@ -12,7 +12,9 @@ from cosmojax.cosmology import (
     growth_rate_second,
     hubble,
     growth_table,
+    LinearTheory,
     planck2018,
+    prime,
 )
 from cosmojax.cosmology import growth
 
@@ -112,12 +114,63 @@ def test_growth_under_jit_matches_eager():
     assert jnp.all(hubble(c, a) > 0)
 
 
-@pytest.mark.parametrize("name", ["growth_factor", "growth_rate", "growth_factor_second", "growth_rate_second"])
-@pytest.mark.parametrize("via_table", [False, True])
-def test_growth_vmaps_over_cosmologies_and_jits(name, via_table):
-    if via_table:
-        from_table = getattr(growth, name + "_from_table")
-        fn = lambda c, a: from_table(growth_table(c), a)  # noqa: E731
-    else:
-        fn = getattr(growth, name)
+READERS = ["growth_factor", "growth_rate", "growth_factor_second", "growth_rate_second"]
+
+
+@pytest.mark.parametrize("name", READERS)
+@pytest.mark.parametrize("primed", [False, True])
+def test_growth_vmaps_over_cosmologies_and_jits(name, primed):
+    reader = getattr(growth, name)
+    fn = (lambda c, a: reader(prime(c), a)) if primed else reader  # noqa: E731
     assert_vmap_and_jit(fn, cosmology_batch(), jnp.array([0.3, 0.6, 0.9]), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", READERS)
+def test_primed_theory_reads_the_same_growth_as_the_ode(name):
+    c = Cosmology(Omega_c=0.27, Omega_b=0.05, h=0.7, n_s=0.96, sigma8=0.8, w0=-0.9, wa=0.2)
+    reader = getattr(growth, name)
+    theory = prime(c)
+    assert isinstance(theory, LinearTheory) and theory.power is None and prime(theory) is theory
+    a = jnp.array([1e-5, 0.05, 0.3, 1.0, 1.7, 2.5])  # inside the table and beyond both ends
+    np.testing.assert_array_equal(reader(theory, a), reader(c, a))
+    np.testing.assert_allclose(jax.jit(reader)(theory, a), reader(c, a), rtol=1e-6)  # XLA fusion rounding
+
+
+@pytest.mark.parametrize("name", READERS)
+def test_gradient_through_the_primed_table_matches_finite_differences(x64, name):
+    reader = getattr(growth, name)
+
+    def f(om, wa):
+        return reader(prime(planck2018().replace(Omega_c=om, wa=wa)), 0.4)
+
+    g = jax.grad(f, argnums=(0, 1))(0.26, 0.1)
+    eps = 1e-6
+    fd = ((f(0.26 + eps, 0.1) - f(0.26 - eps, 0.1)) / (2 * eps), (f(0.26, 0.1 + eps) - f(0.26, 0.1 - eps)) / (2 * eps))
+    np.testing.assert_allclose(g, fd, rtol=1e-6)
+    assert abs(float(g[0])) > 1e-3  # the table really depends on the parameters
+
+
+@pytest.mark.parametrize("name", READERS)
+def test_from_table_readers_are_deprecated_aliases(name):
+    c = planck2018()
+    a = jnp.array([0.2, 0.7])
+    with pytest.warns(DeprecationWarning, match=f"{name}\\(prime\\(cosmo\\), a\\)"):
+        old = getattr(growth, name + "_from_table")(growth_table(c), a)
+    np.testing.assert_array_equal(old, getattr(growth, name)(prime(c), a))
+    with pytest.warns(DeprecationWarning), pytest.raises(TypeError, match="table must be a GrowthTable"):
+        getattr(growth, name + "_from_table")(c, a)
+
+
+def test_growth_readers_reject_what_is_not_a_cosmology():
+    with pytest.raises(TypeError, match="cosmo must be a cosmojax.cosmology.Cosmology or a LinearTheory"):
+        growth_factor({"Omega_c": 0.25}, 0.5)
+    with pytest.raises(ValueError, match="a must be > 0"):
+        growth_factor(prime(planck2018()), 0.0)
+
+
+def test_prime_checks_the_parameters_and_vmaps():
+    with pytest.raises(ValueError, match="sigma8"):
+        prime(planck2018().replace(sigma8=-0.1))
+    batch = cosmology_batch()
+    theories = jax.vmap(prime)(batch)
+    assert theories.growth.d1.shape[0] == batch.h.shape[0]

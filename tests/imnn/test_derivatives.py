@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosmojax.imnn import autodiff, device_mesh, finite_differences, precomputed, sharded_map, simulate_dataset
+from cosmojax import parallel
+from cosmojax.imnn import autodiff, finite_differences, precomputed, sharded_map, simulate_dataset
 
 
 def theta_fid():
@@ -57,7 +58,8 @@ def test_chunks_and_mesh_change_nothing(key):
     src = autodiff(simulator, THETA, 16, 8)
     x0, dx0 = jax.jit(lambda k: src.compute(apply_fn, W, k))(key)
     chunked = autodiff(simulator, THETA, 16, 8, chunk_size=4)
-    mesh = device_mesh()
+    mesh = parallel.device_mesh()
+    assert sharded_map is parallel.sharded_map  # one implementation, re-exported by cosmojax.imnn
     x1, dx1 = jax.jit(lambda k: chunked.compute(apply_fn, W, k, mesh))(key)
     np.testing.assert_allclose(x1, x0, rtol=1e-6)
     np.testing.assert_allclose(dx1, dx0, rtol=1e-6)
@@ -81,6 +83,18 @@ def test_bad_input():
         precomputed(jnp.zeros((4, 3)))
     with pytest.raises(ValueError, match="data_derivatives"):
         precomputed(jnp.zeros((4, 3)), data_derivatives=jnp.zeros((4, 2, 5)))
+    # sizes are whole numbers, never truncated
+    with pytest.raises(ValueError, match="n_d"):
+        autodiff(simulator, THETA, 4, 2.5)
+    with pytest.raises(ValueError, match="n_s"):
+        autodiff(simulator, THETA, 4.5, 2)
+    for bad in (2.5, True, 0):
+        with pytest.raises(ValueError, match="chunk_size"):
+            autodiff(simulator, THETA, 4, 2, chunk_size=bad)
+    with pytest.raises(ValueError, match="chunk_size must divide"):
+        finite_differences(simulator, THETA, 1e-3, 6, 6, chunk_size=4)
+    with pytest.raises(ValueError, match="chunk_size"):
+        sharded_map(lambda a: a, jnp.arange(10.0), None, chunk_size=2.5)
 
 
 _TWO_DEVICE_SCRIPT = """

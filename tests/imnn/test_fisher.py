@@ -6,7 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import cosmojax.stats as cstats
 from cosmojax.imnn import fisher_matrix, fisher_statistics, gaussian_field_fisher, score_compression, summary_moments
+from cosmojax.stats import summary_fisher
 
 from tests._transforms import assert_vmap_and_jit
 
@@ -26,7 +28,9 @@ def test_moments_and_fisher_of_linear_gaussian_model(key, x64):
     np.testing.assert_allclose(stats.C, S, atol=0.02)
     expect = A.T @ jnp.linalg.inv(S) @ A
     np.testing.assert_allclose(stats.F, expect, rtol=0.02)
-    np.testing.assert_allclose(fisher_matrix(A.T, jnp.linalg.inv(S)), expect, rtol=1e-12)
+    np.testing.assert_allclose(summary_fisher(A.T, jnp.linalg.inv(S)), expect, rtol=1e-12)
+    with pytest.warns(DeprecationWarning, match="summary_fisher"):
+        np.testing.assert_allclose(fisher_matrix(A.T, jnp.linalg.inv(S)), expect, rtol=1e-12)
     mu, C = summary_moments(x[:5])
     np.testing.assert_allclose(C, np.cov(np.asarray(x[:5]).T, ddof=1), rtol=1e-10)
     # score compression is unbiased with covariance F^-1
@@ -60,7 +64,9 @@ def test_gaussian_field_fisher_counts_independent_modes(shape, x64):
     def dlnp(k):
         return np.stack([np.full_like(k, 1.0 / A), np.log(k)])
 
-    F = gaussian_field_fisher(shape, box, dlnp)
+    with pytest.warns(DeprecationWarning, match="cosmojax.stats.gaussian_field_fisher"):
+        F = gaussian_field_fisher(shape, box, dlnp)
+    assert isinstance(F, np.ndarray) and F.dtype == np.float64
     axes = [2 * np.pi * np.fft.fftfreq(m, 1.0 / m) / box for m in shape]
     k = np.sqrt(sum(g**2 for g in np.meshgrid(*axes, indexing="ij"))).ravel()
     k = k[k > 0]
@@ -75,7 +81,20 @@ def test_fisher_functions_vmap_over_a_batch_and_jit():
     derivatives = jnp.array([[1.0, 0.2], [0.1, 0.8]]) + 0.05 * jax.random.normal(jax.random.key(1), (3, 10, 2, 2))
     assert_vmap_and_jit(summary_moments, summaries)
     assert_vmap_and_jit(fisher_statistics, summaries, derivatives, rtol=1e-4)
-    stats = jax.vmap(fisher_statistics)(summaries, derivatives)
-    assert_vmap_and_jit(fisher_matrix, stats.dmu, stats.invC, rtol=1e-4)
-    assert_vmap_and_jit(lambda x, s: score_compression(x, s, jnp.array([1.0, 0.5])), summaries, stats, rtol=1e-4,
+    batch = jax.vmap(fisher_statistics)(summaries, derivatives)
+    assert_vmap_and_jit(summary_fisher, batch.dmu, batch.invC, rtol=1e-4)
+    assert_vmap_and_jit(lambda x, s: score_compression(x, s, jnp.array([1.0, 0.5])), summaries, batch, rtol=1e-4,
                         atol=1e-5)
+
+
+def test_imnn_fisher_names_are_the_stats_module_ones():
+    """One implementation: the IMNN's Fisher statistics are those of cosmojax.stats.fisher."""
+    import cosmojax.imnn as imnn_pkg
+
+    for name in ["FisherStats", "summary_moments", "fisher_statistics", "score_compression"]:
+        assert getattr(imnn_pkg, name) is getattr(cstats, name)
+
+
+def test_summary_fisher_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match="invC"):
+        summary_fisher(jnp.ones((2, 3)), jnp.eye(4))

@@ -268,3 +268,68 @@ def test_step_jit_resume_and_early_stop(key, tmp_path):
     assert stopped.stopped_early and stopped.best_step == 10 and stopped.history["step"][-1] == 30
     with pytest.raises(ValueError, match="lam must be > 0"):
         imnn(apply_fn, optax.adam(1e-3), source, lam=0.0)
+
+
+def test_repeated_fit_imnn_reuses_the_compiled_block(key):
+    """The second call with the same model and settings traces nothing: the network is
+    traced (a Python side effect) only while compiling, and another key or other
+    parameters of the same shapes reuse the compilation of the block and the validation."""
+    from cosmojax.imnn import trainer
+
+    theta = jnp.array([1.0])
+    net = MLP((8, 1), "tanh")
+    traces = []
+
+    def counted_apply(w, d):
+        traces.append(1)  # runs once per trace, never in compiled code
+        return net.apply(w, d)
+
+    source = autodiff(variance_sim, theta, 50)
+    model = imnn(counted_apply, optax.adam(1e-3), source)
+    params = net.init(jax.random.key(1), jnp.zeros(10))
+    options = dict(n_steps=20, validate_every=10, patience=100, progress=False)
+    first = fit_imnn(key, model, params, **options)
+    n_first = len(traces)
+    compiled = trainer._train_block._cache_size(), trainer._validate._cache_size()
+    assert n_first > 0
+    again = fit_imnn(key, model, params, **options)
+    other_params = net.init(jax.random.key(2), jnp.zeros(10))
+    fit_imnn(jax.random.key(7), model, other_params, **dict(options, n_steps=30))
+    assert len(traces) == n_first
+    assert (trainer._train_block._cache_size(), trainer._validate._cache_size()) == compiled
+    np.testing.assert_array_equal(first.history["val_logdet_F"], again.history["val_logdet_F"])
+    # the counters do see a new program: a new model is traced and compiled afresh
+    fit_imnn(key, imnn(counted_apply, optax.adam(1e-3), source), params, **options)
+    assert len(traces) > n_first
+    assert trainer._train_block._cache_size() > compiled[0] and trainer._validate._cache_size() > compiled[1]
+
+
+def test_nan_loss_stops_fit_imnn_with_an_error(key, tmp_path):
+    theta = jnp.array([1.0])
+    net = MLP((8, 1), "tanh")
+    params = net.init(jax.random.key(1), jnp.zeros(10))
+
+    def nan_after_ten(w, d):  # summaries turn NaN once the network has moved far enough
+        return net.apply(w, d) + jnp.where(jnp.abs(w["params"]["Dense_0"]["bias"][0]) > 0.05, jnp.nan, 0.0)
+
+    model = imnn(nan_after_ten, optax.sgd(1.0), autodiff(variance_sim, theta, 50))
+    path = str(tmp_path / "imnn.ckpt")
+    with pytest.raises(FloatingPointError, match=r"fit_imnn: the training loss is (nan|inf) by step \d+.*Lower the learning"):
+        fit_imnn(key, model, params, n_steps=200, validate_every=5, patience=100, progress=False, checkpoint_path=path)
+    with pytest.raises(ValueError, match="checkpoint_path .* does not exist; create it first"):
+        fit_imnn(key, model, params, n_steps=20, progress=False, checkpoint_path=str(tmp_path / "no" / "x.ckpt"))
+
+
+def test_device_mesh_comes_from_parallel(key):
+    from cosmojax import imnn as imnn_module
+    from cosmojax.imnn import derivatives
+
+    with pytest.warns(DeprecationWarning, match="cosmojax.parallel.device_mesh"):
+        mesh = imnn_module.device_mesh()
+    assert mesh.devices.size == len(jax.local_devices()) and mesh.axis_names == (derivatives.SIM_AXIS,)
+    theta = jnp.array([1.0])
+    net = MLP((4, 1), "tanh")
+    model = imnn(net.apply, optax.adam(1e-3), autodiff(variance_sim, theta, 20), devices=1)
+    assert model.mesh.devices.size == 1
+    with pytest.raises(ValueError, match="devices must be between 1 and"):
+        imnn(net.apply, optax.adam(1e-3), autodiff(variance_sim, theta, 20), devices=len(jax.local_devices()) + 1)

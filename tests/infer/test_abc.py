@@ -3,7 +3,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosmojax.infer import effective_sample_size, make_distance, pmc_abc, rejection_abc, run_pmc_abc
+from cosmojax.infer import (
+    effective_sample_size,
+    importance_sample_size,
+    make_distance,
+    pmc_abc,
+    rejection_abc,
+    run_pmc_abc,
+)
 
 # Toy: 10 draws from N(mu, 1), summary = sample mean; flat prior on [-5, 5].
 # The exact posterior is N(xbar, 1/10).
@@ -57,7 +64,14 @@ def test_pmc_abc_shrinks_the_tolerance_and_matches_the_posterior():
 def test_distance_with_a_metric_and_ess():
     d = make_distance(jnp.array([1.0, 2.0]), metric=jnp.diag(jnp.array([4.0, 1.0])))
     assert float(d(jnp.array([2.0, 2.0]))) == pytest.approx(2.0)
-    assert float(effective_sample_size(jnp.array([1.0, 1.0, 0.0, 0.0]))) == pytest.approx(2.0)
+    assert float(importance_sample_size(jnp.array([1.0, 1.0, 0.0, 0.0]))) == pytest.approx(2.0)
+    assert float(importance_sample_size(jnp.array([0.5, 0.25, 0.25]))) == pytest.approx(1.0 / 0.375)
+    assert float(jax.jit(importance_sample_size)(jnp.full(7, 3.0))) == pytest.approx(7.0)
+    # d/dw_i (sum w)^2 / sum w^2 = 2 S / Q - 2 S^2 w_i / Q^2: (0, 0, 2) at w = (1, 1, 0)
+    np.testing.assert_allclose(jax.grad(importance_sample_size)(jnp.array([1.0, 1.0, 0.0])), [0.0, 0.0, 2.0], atol=1e-6)
+    np.testing.assert_allclose(jax.vmap(importance_sample_size)(jnp.array([[1.0, 0.0], [1.0, 1.0]])), [1.0, 2.0])
+    with pytest.warns(DeprecationWarning, match="importance_sample_size"):
+        assert float(effective_sample_size(jnp.array([1.0, 1.0, 0.0, 0.0]))) == pytest.approx(2.0)
 
 
 def test_bad_abc_inputs_raise():
@@ -89,3 +103,28 @@ def test_simulations_come_in_equal_batches_and_are_all_counted():
     algo = pmc_abc(simulator, prior_sample, prior_log_prob, jnp.array([XBAR]), n_particles=50,
                    initial_simulations=300, batch_size=128)
     assert int(algo.init(jax.random.key(1)).n_simulations) == 300
+
+
+def test_pmc_abc_resumed_from_a_checkpoint_equals_an_uninterrupted_run(tmp_path):
+    algo = pmc_abc(simulator, prior_sample, prior_log_prob, jnp.array([XBAR]), n_particles=100, quantile=0.5,
+                   batch_size=128)
+    key = jax.random.key(4)
+    whole, whole_infos = run_pmc_abc(key, algo, n_rounds=4, progress=False)
+    path = tmp_path / "pmc.ckpt"
+    run_pmc_abc(key, algo, n_rounds=2, progress=False, checkpoint_path=path)
+    resumed, infos = run_pmc_abc(key, algo, n_rounds=4, progress=False, checkpoint_path=path)
+    np.testing.assert_array_equal(resumed.samples, whole.samples)
+    np.testing.assert_array_equal(resumed.weights, whole.weights)
+    assert int(resumed.n_simulations) == int(whole.n_simulations)
+    assert len(infos) == 4
+    np.testing.assert_array_equal([float(i.epsilon) for i in infos], [float(i.epsilon) for i in whole_infos])
+    assert [bool(i.filled) for i in infos] == [bool(i.filled) for i in whole_infos]
+    # a damaged file is refused, naming it, rather than resumed
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(ValueError, match="pmc.ckpt.*truncated.*resume=False"):
+        run_pmc_abc(key, algo, n_rounds=5, progress=False, checkpoint_path=path)
+    fresh, _ = run_pmc_abc(key, algo, n_rounds=4, progress=False, checkpoint_path=path, resume=False)
+    np.testing.assert_array_equal(fresh.samples, whole.samples)
+    with pytest.raises(ValueError, match="checkpoint_path .* does not exist; create it first"):
+        run_pmc_abc(key, algo, n_rounds=4, progress=False, checkpoint_path=tmp_path / "no" / "pmc.ckpt")

@@ -1,8 +1,12 @@
+import ast
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import cosmojax.infer
 from cosmojax.cosmology import planck2018
 from cosmojax.infer.field_level import (
     large_scale_modes,
@@ -10,7 +14,7 @@ from cosmojax.infer.field_level import (
     noisy_observation,
     reconstruct_initial_conditions,
 )
-from cosmojax.sims import white_noise
+from cosmojax.sims import prime, white_noise
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.lpt import lpt
 from cosmojax.sims.nbody import density
@@ -168,3 +172,44 @@ def test_large_scale_modes_are_the_orthonormal_fourier_modes_below_kmax():
         large_scale_modes(draws, -1.0)
     with pytest.raises(ValueError, match="kmax must exceed"):
         large_scale_modes(draws, box, 0.01)
+
+
+def test_field_posterior_accepts_a_primed_theory_and_refuses_one_for_another_mesh():
+    cfg = SimConfig(mesh_shape=8, box_size=100.0, scheme="tsc")
+    noise = white_noise(jax.random.key(6), cfg.mesh_shape)
+    plain = make_field_posterior(jnp.zeros(cfg.mesh_shape), 1.0, COSMO, cfg).forward(noise)
+    primed = make_field_posterior(jnp.zeros(cfg.mesh_shape), 1.0, prime(COSMO, cfg), cfg).forward(noise)
+    np.testing.assert_array_equal(primed, plain)
+    with pytest.raises(ValueError, match="primed for the mesh"):
+        make_field_posterior(jnp.zeros(cfg.mesh_shape), 1.0, prime(COSMO, cfg.replace(box_size=50.0)), cfg)
+
+
+def _imports(path):
+    """(module, name) of every ``from module import name`` in a source file."""
+    tree = ast.parse(open(path).read())
+    return [(node.module or "", alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+            for alias in node.names]
+
+
+def test_infer_uses_only_the_public_names_of_other_packages():
+    # the forward model is reached through ``cosmojax.sims``'s exports, never by deep path,
+    # and no module of infer/ borrows a private name of another package
+    root = os.path.join(os.path.dirname(cosmojax.infer.__file__))
+    modules = sorted(f for f in os.listdir(root) if f.endswith(".py"))
+    assert "field_posterior.py" in modules and "field_hmc.py" in modules
+    for name in modules:
+        for module, imported in _imports(os.path.join(root, name)):
+            if module.startswith("cosmojax.sims"):
+                assert module == "cosmojax.sims", f"{name} imports from {module}: use cosmojax.sims"
+            if module.startswith("cosmojax.") and not module.startswith("cosmojax.infer"):
+                ground = module in ("cosmojax._validate", "cosmojax._interp")
+                assert ground or not imported.startswith("_"), f"{name} imports private {module}.{imported}"
+
+
+def test_field_level_names_stay_importable_from_both_paths():
+    import cosmojax.infer.field_level as field_level
+
+    for name in field_level.__all__:
+        assert getattr(cosmojax.infer, name, getattr(field_level, name)) is getattr(field_level, name)
+    for name in ("make_field_posterior", "sample_initial_conditions", "linear_mode_variance", "FieldSamples"):
+        assert getattr(cosmojax.infer, name) is getattr(field_level, name)

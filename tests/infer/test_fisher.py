@@ -3,7 +3,10 @@ import numpy as np
 import pytest
 
 from cosmojax.cosmology import linear_power, planck2018
-from cosmojax.infer import fisher_matrix, gaussian_field_fisher, marginal_errors
+import cosmojax.imnn
+import cosmojax.infer
+import cosmojax.stats
+from cosmojax.infer import fisher_matrix, gaussian_field_fisher, gaussian_likelihood_fisher, marginal_errors
 from cosmojax.stats import default_kedges, power_spectrum
 
 
@@ -32,11 +35,59 @@ def test_field_fisher_with_kmax_and_binned_pk_fisher_agree(x64):
     kmean = np.asarray(power_spectrum(np.zeros(shape), box, kedges=edges).k)
     model = lambda t: jnp.exp(log_powerlaw(t, jnp.asarray(kmean)))
     cov = 2 * model(theta) ** 2 / counts
-    f_binned = fisher_matrix(model, theta, cov)
+    f_binned = gaussian_likelihood_fisher(model, theta, cov)
+    with pytest.warns(DeprecationWarning, match="gaussian_likelihood_fisher"):
+        np.testing.assert_allclose(fisher_matrix(model, theta, cov), f_binned, rtol=1e-12)
     assert float(f_binned[0, 0]) == pytest.approx(float(f_modes[0, 0]), rel=1e-10)
     # binning loses a little information on the slope, never gains
     assert float(f_binned[1, 1]) <= float(f_modes[1, 1]) * (1 + 1e-9)
     assert float(f_binned[1, 1]) > 0.95 * float(f_modes[1, 1])
+
+
+@pytest.mark.parametrize("shape", [(6, 5, 4), (8, 7)])
+def test_one_gaussian_field_fisher_through_both_old_entry_points(x64, shape):
+    """F_ij = 1/2 sum over the independent modes of dlnP_i dlnP_j (DESIGN.md), summed here by
+    brute force over every full-grid mode k != 0, against the one implementation and the
+    two older entry points (cosmojax.infer's, cosmojax.imnn's deprecated form)."""
+    box = (50.0, 70.0, 90.0)[: len(shape)]
+    theta = np.array([2.0, -1.3])
+    axes = [2 * np.pi * np.fft.fftfreq(m, 1.0 / m) / size for m, size in zip(shape, box)]
+    k = np.sqrt(sum(g**2 for g in np.meshgrid(*axes, indexing="ij"))).ravel()
+    k = k[k > 0]
+    g = np.stack([np.full_like(k, 1.0 / theta[0]), np.log(k / 0.1)])  # d ln P / d (A, n)
+    brute = 0.5 * g @ g.T
+    assert cosmojax.infer.gaussian_field_fisher is cosmojax.stats.gaussian_field_fisher
+    one = np.asarray(cosmojax.stats.gaussian_field_fisher(log_powerlaw, jnp.asarray(theta), shape, box))
+    np.testing.assert_allclose(one, brute, rtol=1e-12)
+    np.testing.assert_allclose(gaussian_field_fisher(log_powerlaw, jnp.asarray(theta), shape, box), brute, rtol=1e-12)
+    slopes = lambda kk: np.stack([np.full_like(kk, 1.0 / theta[0]), np.log(kk / 0.1)])  # noqa: E731
+    with pytest.warns(DeprecationWarning, match="gaussian_field_fisher"):
+        old = cosmojax.imnn.gaussian_field_fisher(shape, box, slopes)
+    np.testing.assert_allclose(old, brute, rtol=1e-12)
+    # a kmax cut keeps exactly the modes with |k| <= kmax
+    kmax = float(np.median(k))
+    cut = g[:, k <= kmax]
+    np.testing.assert_allclose(cosmojax.stats.gaussian_field_fisher(log_powerlaw, jnp.asarray(theta), shape, box,
+                                                                   kmax=kmax), 0.5 * cut @ cut.T, rtol=1e-12)
+
+
+def test_gaussian_likelihood_fisher_precision_form_and_bad_shapes(x64):
+    a = jnp.array([[1.0, 0.5], [0.0, 2.0], [-1.0, 1.0]])
+    cov = jnp.array([[2.0, 0.3, 0.0], [0.3, 1.0, 0.1], [0.0, 0.1, 0.5]])
+    model = lambda t: a @ t**2  # noqa: E731
+    theta = jnp.array([0.7, -1.1])
+    jac = np.asarray(a) * 2 * np.asarray(theta)[None, :]
+    want = jac.T @ np.linalg.solve(np.asarray(cov), jac)
+    np.testing.assert_allclose(gaussian_likelihood_fisher(model, theta, cov), want, rtol=1e-12)
+    np.testing.assert_allclose(gaussian_likelihood_fisher(model, theta, precision=jnp.linalg.inv(cov)), want,
+                               rtol=1e-10)
+    np.testing.assert_allclose(jax.jit(lambda t: gaussian_likelihood_fisher(model, t, cov))(theta), want, rtol=1e-12)
+    with pytest.raises(ValueError, match="exactly one"):
+        gaussian_likelihood_fisher(model, theta)
+    with pytest.raises(ValueError, match="covariance must have shape"):
+        gaussian_likelihood_fisher(model, theta, jnp.eye(4))
+    with pytest.raises(ValueError, match="precision must have shape"):
+        gaussian_likelihood_fisher(model, theta, precision=jnp.eye(2))
 
 
 def test_sigma8_forecast_from_linear_power(x64):

@@ -301,3 +301,35 @@ def test_resumed_chains_continue_exactly_and_progress_blocks_do_not_change_draws
     with pytest.raises(ValueError, match="second must have first's sites"):
         concatenate_draws(first, first._replace(samples={"x": first.samples["theta"]}))
     assert isinstance(whole.checkpoint, NUTSCheckpoint)
+
+
+def test_nuts_checkpoint_written_to_disk_resumes_the_same_chains(tmp_path):
+    """The chains' checkpoint goes through the one checkpoint format (cosmojax.io) and
+    continues exactly as the in-memory one does; a damaged file is refused."""
+    from cosmojax.io import load_checkpoint, save_checkpoint
+
+    start = {"theta": jnp.zeros(2)}
+    first = nuts_blackjax(jax.random.key(8), log_density, start, num_warmup=30, num_samples=8, num_chains=2)
+    path = tmp_path / "nuts.ckpt"
+    save_checkpoint(path, first.checkpoint)
+    # any checkpoint of the same run's structure is a target (here: a short run's)
+    template = nuts_blackjax(jax.random.key(0), log_density, start, num_warmup=1, num_samples=4, num_chains=2)
+    loaded = load_checkpoint(path, template.checkpoint)
+    assert isinstance(loaded, NUTSCheckpoint) and loaded.draws == 8 and loaded.max_tree_depth == 10
+    in_memory = resume_nuts_blackjax(log_density, first.checkpoint, num_samples=12)
+    from_disk = resume_nuts_blackjax(log_density, loaded, num_samples=12)
+    np.testing.assert_array_equal(from_disk.samples["theta"], in_memory.samples["theta"])
+    np.testing.assert_array_equal(from_disk.num_steps, in_memory.num_steps)
+    blob = bytearray(path.read_bytes())
+    blob[-3] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="nuts.ckpt.*checksum"):
+        load_checkpoint(path, template.checkpoint)
+
+
+def test_nuts_numpyro_progress_keyword_and_its_deprecated_name():
+    options = dict(num_warmup=5, num_samples=4, num_chains=1)
+    quiet = nuts_numpyro(jax.random.key(0), model, progress=False, **options)
+    with pytest.warns(DeprecationWarning, match="progress=... instead"):
+        old = nuts_numpyro(jax.random.key(0), model, progress_bar=False, **options)
+    np.testing.assert_array_equal(old.samples["theta"], quiet.samples["theta"])

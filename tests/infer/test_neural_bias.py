@@ -19,7 +19,7 @@ from cosmojax.infer.neural_bias import (
     simulate_haloes,
 )
 from cosmojax.nn.bias import NeuralBias
-from cosmojax.sims import white_noise
+from cosmojax.sims import prime, white_noise
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.lpt import lpt
 from cosmojax.sims.nbody import density, nbody
@@ -81,6 +81,19 @@ def test_sigma8_family_rejects_bad_options():
         sigma8_family(noise, COSMO, cfg, a=0.5, dynamics="pm")
     with pytest.raises(ValueError, match="order"):
         sigma8_family(noise, COSMO, cfg, order=3)
+    with pytest.raises(ValueError, match="primed for the mesh"):
+        sigma8_family(noise, prime(COSMO, cfg.replace(box_size=32.0)), cfg)
+
+
+@pytest.mark.parametrize("dynamics", ["lpt", "pm"])
+def test_sigma8_family_of_a_primed_theory_is_the_same_family(dynamics):
+    cfg = SimConfig(mesh_shape=8, box_size=64.0, steps=2)
+    noise = white_noise(jax.random.key(3), cfg.mesh_shape)
+    plain = sigma8_family(noise, COSMO, cfg, dynamics=dynamics)
+    primed = jax.jit(lambda n, t: sigma8_family(n, t, cfg, dynamics=dynamics))(noise, prime(COSMO, cfg))
+    for got, want in zip(jax.tree_util.tree_leaves(primed), jax.tree_util.tree_leaves(plain)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(jnp.abs(want).max()))
+    np.testing.assert_allclose(matter_density(primed, 0.9, cfg), matter_density(plain, 0.9, cfg), atol=1e-4)
 
 
 def test_poisson_log_likelihood_matches_scipy(x64):

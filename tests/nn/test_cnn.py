@@ -82,3 +82,14 @@ def test_cnn_apply_vmaps_over_batches_and_jits(key):
     x = jax.random.normal(key, (3, 2, 16, 16, 1))
     params = model.init(key, x[0])
     assert_vmap_and_jit(lambda xb: model.apply(params, xb), x, rtol=1e-4, atol=1e-5)
+
+
+def test_conv_output_size_refuses_fractional_sizes():
+    assert conv_output_size((32, 32, 32), 3, "avg") == 64
+    assert conv_output_size((32, 32), 2, "none") == 1024
+    for args, match in ((((32, 32.5), 1), r"spatial_shape\[1\] must be an integer"),
+                        (((32, 32), 1.5), "n_blocks must be an integer >= 0")):
+        with pytest.raises(ValueError, match=match):
+            conv_output_size(*args)
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        conv_output_size((32, 32), 1, "sum")

@@ -155,3 +155,33 @@ def test_graph_model_and_penalty_vmap_over_graphs_and_jit(key):
                         rtol=1e-4, atol=1e-5)
     messages = jax.random.normal(k1, (2, 36, 4))
     assert_vmap_and_jit(lambda m: message_l1([m]), messages)
+
+
+def test_knn_graph_accepts_numpy_positions_as_read_catalogue_returns():
+    pos = np.random.default_rng(1).uniform(0, 10, (30, 3))  # float64 numpy, like read_catalogue
+    s_np, r_np = knn_graph(pos, 4, box_size=10.0, chunk_size=7)
+    s_j, r_j = knn_graph(jnp.asarray(pos), 4, box_size=10.0, chunk_size=7)
+    np.testing.assert_array_equal(s_np, s_j)
+    np.testing.assert_array_equal(r_np, r_j)
+    # brute force: the 4 nearest (minimum image) of point 0
+    d = pos - pos[0]
+    d -= 10.0 * np.round(d / 10.0)
+    nearest = np.argsort(np.sum(d**2, axis=1))[1:5]
+    assert set(np.asarray(s_np[r_np == 0])) == set(nearest)
+
+
+def test_knn_graph_refuses_bad_sizes_and_complex_positions():
+    pos = np.random.default_rng(2).uniform(0, 10, (20, 3))
+    for k in (2.5, 0, "3", True):
+        with pytest.raises(ValueError, match="k must be an integer >= 1"):
+            knn_graph(pos, k)
+    with pytest.raises(ValueError, match="k must satisfy 1 <= k < N = 20"):
+        knn_graph(pos, 20)
+    with pytest.raises(ValueError, match="chunk_size must be an integer >= 1"):
+        knn_graph(pos, 3, chunk_size=10.5)
+    with pytest.raises(TypeError, match="pos must be real"):
+        knn_graph(pos + 0j, 3)
+    with pytest.raises(TypeError, match="pos must be real"):
+        radius_graph(pos + 0j, 1.0)
+    with pytest.raises(ValueError, match="box_size must be > 0"):
+        radius_graph(pos, 1.0, box_size=-1.0)

@@ -1,5 +1,6 @@
 """Tests for cosmojax.nn.training: (init, step) purity, fit on a real task, early stopping,
-determinism under a key and bit-identical resume from a checkpoint."""
+determinism under a key, bit-identical resume from a checkpoint, and a NaN loss stopping
+training with an error."""
 
 import jax
 import jax.numpy as jnp
@@ -68,9 +69,12 @@ def test_fit_learns_resumes_identically_and_stops(key, tmp_path):
 
 def test_checkpoint_round_trip_and_bad_input(key, tmp_path):
     tree = {"a": jnp.arange(3.0), "b": (jnp.ones((2, 2)), 7), "c": np.array([1.5, 2.5])}
-    path = str(tmp_path / "t.msgpack")
-    save_checkpoint(path, tree)
-    back = load_checkpoint(path, {"a": jnp.zeros(3), "b": (jnp.zeros((2, 2)), 0), "c": np.zeros(0)})
+    path = str(tmp_path / "t.ckpt")
+    # the old names still work, with a DeprecationWarning naming the new home
+    with pytest.warns(DeprecationWarning, match="cosmojax.io.save_checkpoint"):
+        save_checkpoint(path, tree)
+    with pytest.warns(DeprecationWarning, match="cosmojax.io.load_checkpoint"):
+        back = load_checkpoint(path, {"a": jnp.zeros(3), "b": (jnp.zeros((2, 2)), 0), "c": np.zeros(0)})
     np.testing.assert_array_equal(back["a"], tree["a"])
     assert back["b"][1] == 7
     np.testing.assert_array_equal(back["c"], tree["c"])
@@ -79,3 +83,42 @@ def test_checkpoint_round_trip_and_bad_input(key, tmp_path):
         fit(key, loss_fn, params, (data[0], data[1][:5]), optax.sgd(0.1), progress=False)
     with pytest.raises(ValueError, match="batch_size"):
         fit(key, loss_fn, params, data, optax.sgd(0.1), batch_size=1000, progress=False)
+    with pytest.raises(ValueError, match="data contains NaN"):
+        fit(key, loss_fn, params, (data[0].at[3, 0].set(jnp.nan), data[1]), optax.sgd(0.1), progress=False)
+    with pytest.raises(ValueError, match="checkpoint_path .* does not exist; create it first"):
+        fit(key, loss_fn, params, data, optax.sgd(0.1), batch_size=8, progress=False, checkpoint_path=str(tmp_path / "no" / "c"))
+    with pytest.raises(ValueError, match="patience must be an integer >= 1"):
+        fit(key, loss_fn, params, data, optax.sgd(0.1), batch_size=8, progress=False, patience=0)
+
+
+def test_nan_loss_stops_fit_with_an_error(key, tmp_path):
+    """A learning rate that blows the loss up after three good epochs raises instead of
+    returning stale parameters; the checkpoint keeps the three finite epochs."""
+    data, params, loss_fn = _problem(key, 256)  # 204 training samples: 6 batches of 32 per epoch
+    blow_up = optax.sgd(optax.piecewise_constant_schedule(1e-2, {18: 1e6}))
+    path = str(tmp_path / "nan.ckpt")
+    kwargs = dict(batch_size=32, n_epochs=20, patience=100, progress=False, checkpoint_path=path)
+    with pytest.raises(FloatingPointError, match=r"training loss is (nan|inf) at epoch 3.*Lower the learning rate") as err:
+        fit(key, loss_fn, params, data, blow_up, **kwargs)
+    assert path in str(err.value)
+    # the file holds epochs 0-2: resuming runs epoch 3 again (and fails again, rather than
+    # resuming from a NaN state), and fit with those 3 epochs only completes from the file
+    with pytest.raises(FloatingPointError, match="at epoch 3"):
+        fit(key, loss_fn, params, data, blow_up, **kwargs)
+    done = fit(key, loss_fn, params, data, blow_up, **dict(kwargs, n_epochs=3))
+    assert done.train_loss.shape == (3,) and np.all(np.isfinite(done.train_loss))
+
+    # NaN for some batches only (bad labels): caught through the epoch mean
+    def nan_loss(p, batch, k):
+        return jnp.where(jnp.any(batch[1] > 0.9), jnp.nan, loss_fn(p, batch, k))
+
+    with pytest.raises(FloatingPointError, match="training loss is nan at epoch 0"):
+        fit(key, nan_loss, params, data, optax.adam(1e-3), batch_size=32, n_epochs=3, progress=False)
+
+    # finite training loss, NaN validation loss (inputs outside the training range)
+    def val_nan(p, batch, k):
+        return jnp.where(jnp.any(batch[0] > 5.0), jnp.nan, loss_fn(p, batch, k))
+
+    val = (data[0][:16] + 10.0, data[1][:16])
+    with pytest.raises(FloatingPointError, match="validation loss is nan at epoch 0"):
+        fit(key, val_nan, params, data, optax.adam(1e-3), val_data=val, batch_size=32, n_epochs=3, progress=False)

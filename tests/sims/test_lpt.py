@@ -8,6 +8,7 @@ import pytest
 from cosmojax.cosmology import growth_factor, growth_table, hubble, planck2018
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.fields import white_noise
+from cosmojax.sims import prime as prime_mesh
 from cosmojax.sims.lpt import linear_density, linear_modes, linear_power_on_mesh, lpt, lpt_from_potentials, lpt_potentials, positions
 
 from tests._transforms import assert_vmap_and_jit
@@ -119,19 +120,43 @@ def test_linear_fields_and_potentials_vmap_over_noise_and_jit():
     assert_vmap_and_jit(lambda m: lpt_potentials(m, config, 2), modes, rtol=1e-4, atol=1e-5)
 
 
-def test_precomputed_power_and_growth_give_the_same_particles():
+def test_primed_theory_gives_the_same_particles():
     cfg = SimConfig(mesh_shape=16, box_size=256.0)
     noise = white_noise(jax.random.key(5), cfg.mesh_shape)
-    power = linear_power_on_mesh(COSMO, cfg)
-    assert power.shape == (16, 16, 9) and float(power[0, 0, 0]) == 0.0
+    theory = prime_mesh(COSMO, cfg)
+    assert theory.power.shape == (16, 16, 9) and float(theory.power[0, 0, 0]) == 0.0
+    assert theory.mesh == cfg.power_mesh
     plain = lpt(noise, COSMO, cfg, a=0.5)
-    reused = jax.jit(lambda n: lpt(n, COSMO, cfg, a=0.5, table=growth_table(COSMO), power=power))(noise)
-    for got, want in zip(reused, plain):
+    primed = jax.jit(lambda n, t: lpt(n, t, cfg, a=0.5))(noise, theory)
+    for got, want in zip(primed, plain):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * float(jnp.abs(want).max()))
-    # the power given is the one used: Zel'dovich displacements scale as its square root
+    # the power held is the one used: Zel'dovich displacements scale as its square root
     zel = lpt(noise, COSMO, cfg, a=0.5, order=1)
-    other = lpt(noise, COSMO, cfg, a=0.5, order=1, power=4.0 * power)
+    other = lpt(noise, theory.replace(power=4.0 * theory.power), cfg, a=0.5, order=1)
     np.testing.assert_allclose(other.disp, 2.0 * zel.disp, rtol=1e-5, atol=1e-5 * float(jnp.abs(zel.disp).max()))
+
+
+def test_a_theory_primed_for_another_mesh_is_refused():
+    cfg = SimConfig(mesh_shape=8, box_size=128.0)
+    noise = white_noise(jax.random.key(0), cfg.mesh_shape)
+    for other in (cfg.replace(box_size=64.0), cfg.replace(mesh_shape=4), cfg.replace(transfer="eisenstein_hu_nowiggle")):
+        with pytest.raises(ValueError, match="primed for the mesh"):
+            lpt(noise, prime_mesh(COSMO, other), cfg)
+    with pytest.raises(TypeError, match="cosmo must be"):
+        lpt(noise, {"sigma8": 0.8}, cfg)
+
+
+def test_table_and_power_keywords_are_deprecated_but_still_work():
+    cfg = SimConfig(mesh_shape=8, box_size=128.0)
+    noise = white_noise(jax.random.key(5), cfg.mesh_shape)
+    power = linear_power_on_mesh(COSMO, cfg)
+    with pytest.warns(DeprecationWarning, match="prime"):
+        old = lpt(noise, COSMO, cfg, a=0.5, table=growth_table(COSMO), power=power)
+    new = lpt(noise, prime_mesh(COSMO, cfg), cfg, a=0.5)
+    for got, want in zip(old, new):
+        np.testing.assert_array_equal(got, want)
+    with pytest.warns(DeprecationWarning), pytest.raises(ValueError, match="power must have the rfftn mesh shape"):
+        lpt(noise, COSMO, cfg, power=power[:4])
 
 
 def test_power_on_mesh_jits_and_scales_as_sigma8_squared():

@@ -194,7 +194,7 @@ def test_adjoint_gradient_equals_autodiff_with_memory_flat_in_steps(x64):
         (dict(a_init=1.0), "a_init"),
         (dict(a_init=0.5, a_snapshots=(0.3,)), "a_snapshots"),
         (dict(steps=-2), "steps"),
-        (dict(steps=0), "steps"),
+        (dict(steps=1.5), "steps"),
         (dict(mesh_shape=(16, 16, 8)), "cubic"),
         (dict(force_factor=0), "force_factor"),
         (dict(a_snapshots=(1.0, 0.5)), "increasing"),
@@ -210,6 +210,7 @@ def test_configuration_is_hashable_and_static():
     a = SimConfig(mesh_shape=16, steps=4, a_snapshots=(0.5, 1.0))
     b = SimConfig(mesh_shape=(16, 16, 16), steps=4, a_snapshots=[0.5, 1.0])
     assert a == b and hash(a) == hash(b)
+    assert SimConfig(steps=0).steps == 0  # no particle mesh: LPT snapshots (cosmojax.sims.simulate)
     assert a.snapshot_steps[-1] == len(a.a_steps) - 1
     np.testing.assert_allclose(a.a_steps[a.snapshot_steps[0]], 0.5)
 

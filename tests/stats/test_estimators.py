@@ -229,6 +229,55 @@ def test_bad_input_raises():
         correlation_function(np.zeros((3, 3)), edges=np.array([0.0, 1.0]), box_size=10.0, estimator="foo")
     with pytest.raises(ValueError, match="randoms"):
         correlation_function(np.zeros((3, 3)), edges=np.array([0.0, 1.0]))
+    # the analytic RR is valid only up to half the box, where 4/3 pi r^3 / V would pass 1
+    np.testing.assert_allclose(analytic_rr(np.array([0.0, 50.0]), 100.0), [np.pi / 6], rtol=1e-12)
+    for edges in (np.array([0.0, 50.0001]), np.array([0.0, 10.0, 70.0])):
+        with pytest.raises(ValueError, match="valid only up to half the box"):
+            analytic_rr(edges, 100.0)
+    with pytest.raises(ValueError, match="valid only up to half the box"):
+        analytic_rr(np.array([0.0, 30.0]), (100.0, 100.0, 50.0))
+    with pytest.raises(ValueError, match="valid only up to half the box"):
+        analytic_rr_smu(np.array([0.0, 60.0]), np.linspace(0, 1, 3), 100.0)
+    with pytest.raises(ValueError, match="valid only up to half the box"):
+        analytic_rr_rppi(np.array([0.0, 40.0]), np.array([0.0, 40.0]), 100.0)
+    # empty, complex and NaN catalogues; sizes never truncated
+    rng = np.random.default_rng(1)
+    data, randoms = rng.uniform(0, 10.0, (30, 3)), rng.uniform(0, 10.0, (60, 3))
+    edges = np.array([0.5, 1.0, 2.0])
+    with pytest.raises(ValueError, match="data is empty"):
+        correlation_function(np.zeros((0, 3)), randoms, edges=edges)
+    with pytest.raises(ValueError, match="randoms is empty"):
+        correlation_function(data, np.zeros((0, 3)), edges=edges)
+    with pytest.raises(TypeError, match="randoms must be real"):
+        correlation_function(data, randoms + 0j, edges=edges)
+    with pytest.raises(TypeError, match="data_weights must be real"):
+        correlation_function(data, randoms, edges=edges, data_weights=np.ones(30) + 1j)
+    nan = data.copy()
+    nan[4, 0] = np.nan
+    with pytest.raises(ValueError, match="data contains NaN"):
+        correlation_function(nan, randoms, edges=edges)
+    with pytest.raises(ValueError, match="chunk_size"):
+        correlation_function(data, randoms, edges=edges, chunk_size=1000.5)
+    with pytest.raises(ValueError, match="pos is empty"):
+        neighbour_counts(np.zeros((0, 3)), 1.0)
+    with pytest.raises(TypeError, match="weights must be real"):
+        neighbour_counts(data, 1.0, weights=np.ones(30) + 1j)
+    with pytest.raises(ValueError, match="pos is empty"):
+        marked_statistic(np.zeros((0, 3)), edges=edges, radius=1.0, box_size=10.0)
+    with pytest.raises(ValueError, match="ells"):
+        xi_multipoles(np.zeros((2, 4)), np.linspace(0, 1, 5), ells=(0, 2.5))
+    with pytest.raises(ValueError, match="ells"):
+        xi_multipoles(np.zeros((2, 4)), np.linspace(0, 1, 5), ells=(0, 3))
+    with pytest.raises(TypeError, match="xi_smu"):
+        xi_multipoles(np.zeros((2, 4)) + 0j, np.linspace(0, 1, 5))
+    with pytest.raises(ValueError, match="order"):
+        elementary_symmetric(10, 2.5)
+    with pytest.raises(ValueError, match="weights"):
+        elementary_symmetric(True, 2)
+    with pytest.raises(TypeError, match="weights"):
+        elementary_symmetric(np.ones(4) + 1j, 2)
+    with pytest.raises(TypeError, match="delta"):
+        white_mark(np.zeros(3) + 0j)
 
 
 def test_estimators_and_marks_vmap_over_a_batch_and_jit():

@@ -5,9 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosmojax.stats.pairs import (histogram, histogram2d, pair_counts, pair_counts_rppi, pair_counts_smu, pair_plan,
-                                  smooth_pair_counts)
-from cosmojax.stats.quadruplets import histogram_small
+from cosmojax.stats._kernels import histogram, histogram2d, histogram_small
+from cosmojax.stats.pairs import pair_counts, pair_counts_rppi, pair_counts_smu, pair_plan, smooth_pair_counts
 
 from tests._transforms import assert_vmap_and_jit
 
@@ -255,6 +254,94 @@ def test_bad_input_raises():
         pair_counts_smu(pos, edges=np.array([0.0, 2.0]), mu_edges=np.linspace(0, 1, 4), box_size=10.0, los="midpoint")
     with pytest.raises(ValueError, match="half the box"):
         pair_counts_rppi(pos, rp_edges=np.array([0.0, 4.0]), pi_edges=np.array([0.0, 4.0]), box_size=10.0)
+
+
+def test_plan_is_checked_against_the_catalogue_it_counts(x64):
+    """A plan from another catalogue of the same size is refused by every counter that takes
+    one; the right plan (and one whose spare reach covers small displacements) gives counts
+    equal to brute force."""
+    rng = np.random.default_rng(11)
+    pos = rng.uniform(0, L, (300, 3))
+    other = rng.uniform(0, L, (300, 3))
+    edges = np.linspace(0.0, 12.0, 5)
+    mu_edges = np.linspace(0.0, 1.0, 3)
+    plan = pair_plan(pos, r_max=edges[-1], box_size=L)
+    np.testing.assert_array_equal(pair_counts(pos, edges=edges, box_size=L, plan=plan).counts,
+                                  brute_r(pos, None, edges, L)[0])
+    calls = {
+        "r": lambda p, pl: pair_counts(p, edges=edges, box_size=L, plan=pl),
+        "smu": lambda p, pl: pair_counts_smu(p, edges=edges, mu_edges=mu_edges, box_size=L, plan=pl),
+        "rppi": lambda p, pl: pair_counts_rppi(p, rp_edges=edges[:3], pi_edges=edges[:3], box_size=L, plan=pl),
+        "smooth": lambda p, pl: smooth_pair_counts(p, edges=edges[:3], width=0.1, box_size=L, plan=pl),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match="same positions"):
+            call(other, plan)
+        with pytest.raises(ValueError, match="same positions"):
+            call(pos[:299], plan)
+    # the same positions as float32 (rounded) are still accepted and counted exactly
+    pos32 = pos.astype(np.float32).astype(np.float64)
+    np.testing.assert_array_equal(calls["r"](pos32, plan).counts, brute_r(pos32, None, edges, L)[0])
+    # a plan with spare reach accepts displaced positions that stay within it, and is exact
+    wide = pair_plan(pos, r_max=edges[-1] + 2.0, box_size=L)
+    moved = np.mod(pos + rng.uniform(-0.05, 0.05, pos.shape), L)
+    np.testing.assert_array_equal(calls["r"](moved, wide).counts, brute_r(moved, None, edges, L)[0])
+    with pytest.raises(ValueError, match="same positions"):
+        calls["r"](other, wide)
+    # cross plans: each catalogue checked; auto and cross plans and boxes are not interchangeable
+    cross = pair_plan(pos[:150], pos[150:], r_max=edges[-1], box_size=L)
+    got = pair_counts(pos[:150], pos[150:], edges=edges, box_size=L, plan=cross).counts
+    np.testing.assert_array_equal(got, brute_r(pos[:150], pos[150:], edges, L)[0])
+    with pytest.raises(ValueError, match="pos2"):
+        pair_counts(pos[:150], other[150:], edges=edges, box_size=L, plan=cross)
+    with pytest.raises(ValueError, match="cross counts"):
+        pair_counts(pos, edges=edges, box_size=L, plan=cross)
+    with pytest.raises(ValueError, match="auto counts"):
+        pair_counts(pos[:150], pos[150:], edges=edges, box_size=L, plan=plan)
+    with pytest.raises(ValueError, match="box_size"):
+        pair_counts(pos, edges=edges, plan=plan)
+    with pytest.raises(ValueError, match="r_max"):
+        pair_counts(pos, edges=np.linspace(0.0, 14.0, 5), box_size=L, plan=plan)
+    with pytest.raises(TypeError, match="pair_plan"):
+        pair_counts(pos, edges=edges, box_size=L, plan=(1, 2))
+
+
+def test_bad_catalogues_and_sizes_are_refused():
+    rng = np.random.default_rng(0)
+    pos = rng.uniform(0, 10.0, (20, 3))
+    edges = np.array([0.0, 2.0])
+    counters = {
+        "pair_counts": lambda p, **kw: pair_counts(p, edges=edges, **kw),
+        "pair_counts_smu": lambda p, **kw: pair_counts_smu(p, edges=edges, mu_edges=np.linspace(0, 1, 3), **kw),
+        "pair_counts_rppi": lambda p, **kw: pair_counts_rppi(p, rp_edges=edges, pi_edges=edges, **kw),
+        "smooth_pair_counts": lambda p, **kw: smooth_pair_counts(p, edges=edges, width=0.2, **kw),
+    }
+    for name, call in counters.items():
+        with pytest.raises(ValueError, match="pos1 is empty"):
+            call(np.zeros((0, 3)))
+        with pytest.raises(ValueError, match="pos2 is empty"):
+            call(pos, pos2=np.zeros((0, 3)))
+        with pytest.raises(TypeError, match="pos1 must be real"):
+            call(pos + 0j)
+        with pytest.raises(TypeError, match="weights1 must be real"):
+            call(pos, weights1=np.ones(20) + 1j)
+        with pytest.raises(TypeError, match="pos1"):
+            call(pos > 5)
+        bad = pos.copy()
+        bad[0, 0] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            call(bad)
+        for size in (1000.5, True, 0):
+            with pytest.raises(ValueError, match="chunk_size"):
+                call(pos, chunk_size=size)
+        with pytest.raises(ValueError, match="block_size"):
+            call(pos, block_size=8.5)
+    with pytest.raises(ValueError, match="block_size"):
+        pair_plan(pos, r_max=2.0, block_size=16.5)
+    with pytest.raises(ValueError, match="r_max"):
+        pair_plan(pos, r_max=-1.0)
+    with pytest.raises(ValueError, match="pos1 is empty"):
+        pair_plan(np.zeros((0, 3)), r_max=2.0)
 
 
 @pytest.mark.parametrize("which", ["histogram", "histogram2d", "histogram_small"])

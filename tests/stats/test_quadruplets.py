@@ -93,3 +93,19 @@ def test_bad_input_raises():
         quadruplet_counts(pos, edges=np.array([1.0, 5.5]), box_size=10.0)
     with pytest.raises(ValueError, match="weights"):
         quadruplet_counts(pos, edges=np.array([1.0, 2.0]), weights=np.ones((10, 2)))
+    edges = np.array([1.0, 2.0])
+    with pytest.raises(ValueError, match="pos is empty"):
+        quadruplet_counts(np.zeros((0, 3)), edges=edges)
+    with pytest.raises(TypeError, match="pos must be real"):
+        quadruplet_counts(pos + 0j, edges=edges)
+    with pytest.raises(TypeError, match="weights must be real"):
+        quadruplet_counts(pos, edges=edges, weights=np.ones(10) + 1j)
+    nan = pos.copy()
+    nan[0, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        quadruplet_counts(nan, edges=edges)
+    for size in (4096.5, False):
+        with pytest.raises(ValueError, match="chunk_size"):
+            quadruplet_counts(pos, edges=edges, chunk_size=size)
+    with pytest.raises(ValueError, match="block_size"):
+        quadruplet_counts(pos, edges=edges, block_size=3.5)

@@ -160,6 +160,30 @@ def test_bad_input_raises():
         threepcf_multipoles(pos, edges=np.array([1.0, 2.0]), weights=np.ones(3))
     with pytest.raises(ValueError, match="outside"):
         threepcf_multipoles(pos - 1.0, edges=np.array([1.0, 2.0]), box_size=10.0)
+    edges = np.array([1.0, 2.0])
+    for call in (lambda p, **kw: triplet_counts(p, edges=edges, **kw),
+                 lambda p, **kw: threepcf_multipoles(p, edges=edges, lmax=2, **kw)):
+        with pytest.raises(ValueError, match="pos is empty"):
+            call(np.zeros((0, 3)))
+        with pytest.raises(TypeError, match="pos must be real"):
+            call(pos + 0j)
+        with pytest.raises(TypeError, match="weights must be real"):
+            call(pos, weights=np.ones(10) + 1j)
+        nan = pos.copy()
+        nan[2, 1] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            call(nan)
+        for size in (4096.5, True):
+            with pytest.raises(ValueError, match="chunk_size"):
+                call(pos, chunk_size=size)
+        with pytest.raises(ValueError, match="block_size"):
+            call(pos, block_size=4.5)
+    with pytest.raises(ValueError, match="lmax"):
+        threepcf_multipoles(pos, edges=edges, lmax=2.5)
+    with pytest.raises(ValueError, match="n_points"):
+        random_multipole_norm(100.5, edges, 10.0)
+    with pytest.raises(ValueError, match="n_points"):
+        random_multipole_norm(True, edges, 10.0)
 
 
 def test_slices_and_harmonics_vmap_over_a_batch_and_jit():
