@@ -53,7 +53,7 @@ def test_nuts_on_binned_power_recovers_sigma8_and_omega_c():
 
     res = nuts_blackjax(
         jax.random.key(2), log_density, {"sigma8": jnp.asarray(0.8), "Omega_c": jnp.asarray(0.26)},
-        num_warmup=200, num_samples=400, num_chains=2, jitter=0.01,
+        num_warmup=200, num_samples=800, num_chains=2, jitter=0.01,
     )
     assert res.max_rhat < 1.02
     for name, truth in (("sigma8", TRUTH.sigma8), ("Omega_c", TRUTH.Omega_c)):
