@@ -1,6 +1,3 @@
-import ast
-import os
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -182,28 +179,6 @@ def test_field_posterior_accepts_a_primed_theory_and_refuses_one_for_another_mes
     np.testing.assert_array_equal(primed, plain)
     with pytest.raises(ValueError, match="primed for the mesh"):
         make_field_posterior(jnp.zeros(cfg.mesh_shape), 1.0, prime(COSMO, cfg.replace(box_size=50.0)), cfg)
-
-
-def _imports(path):
-    """(module, name) of every ``from module import name`` in a source file."""
-    tree = ast.parse(open(path).read())
-    return [(node.module or "", alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-            for alias in node.names]
-
-
-def test_infer_uses_only_the_public_names_of_other_packages():
-    # the forward model is reached through ``cosmojax.sims``'s exports, never by deep path,
-    # and no module of infer/ borrows a private name of another package
-    root = os.path.join(os.path.dirname(cosmojax.infer.__file__))
-    modules = sorted(f for f in os.listdir(root) if f.endswith(".py"))
-    assert "field_posterior.py" in modules and "field_hmc.py" in modules
-    for name in modules:
-        for module, imported in _imports(os.path.join(root, name)):
-            if module.startswith("cosmojax.sims"):
-                assert module == "cosmojax.sims", f"{name} imports from {module}: use cosmojax.sims"
-            if module.startswith("cosmojax.") and not module.startswith("cosmojax.infer"):
-                ground = module in ("cosmojax._validate", "cosmojax._interp")
-                assert ground or not imported.startswith("_"), f"{name} imports private {module}.{imported}"
 
 
 def test_field_level_names_stay_importable_from_both_paths():
