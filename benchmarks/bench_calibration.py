@@ -28,7 +28,7 @@ uniform (Talts et al. 2018). Prints JSON lines:
   K > 1 how many trials had more than one distinct mode with at least 1% of the evidence.
 
 ``--target-accept`` sets NUTS's target acceptance (smaller steps on curved ridges).
-``--quick`` runs 4 trials on an 8^3 mesh with short chains, 4 starts and 2 modes (only to
+``--quick`` runs 2 trials on an 8^3 mesh with short chains, 4 starts and 2 modes (only to
 show the script works); the default runs 100 trials on 16^3, 300 warm-up and 400 draws,
 8 starts and 3 modes.
 """
@@ -185,7 +185,7 @@ def mode_masses(samples):
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="4 trials on 8^3, short chains")
+    parser.add_argument("--quick", action="store_true", help="2 trials on 8^3, short chains")
     parser.add_argument("--n", type=int, default=16, help="mesh cells per side (full run)")
     parser.add_argument("--trials", type=int, default=100, help="synthetic trials (full run)")
     parser.add_argument("--warmup", type=int, default=300, help="warm-up transitions per chain (full run)")
@@ -198,7 +198,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     emit({"record": "machine", **machine()})
     if args.quick:
-        records = run(8, 4, 20, 20, starts=4, modes=2, per_trial=args.per_trial)
+        records = run(8, 2, 20, 20, starts=4, modes=2, per_trial=args.per_trial)
     else:
         records = run(
             args.n, args.trials, args.warmup, args.draws, args.starts, args.modes, args.features,

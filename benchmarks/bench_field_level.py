@@ -37,7 +37,7 @@ from _common import emit, machine  # noqa: E402
 
 from cosmojax.cosmology import planck2018  # noqa: E402
 from cosmojax.infer import chain_diagnostics  # noqa: E402
-from cosmojax.infer.field_level import (  # noqa: E402
+from cosmojax.infer import (  # noqa: E402
     large_scale_modes,
     linear_mode_variance,
     make_field_posterior,

@@ -14,7 +14,7 @@ with NUTS and a dense mass matrix, starting every chain at the MAP. Prints JSON 
   acceptance, whether the true sigma8 lies in the 95% interval, and the fraction of voxels
   whose true expected count lies in its 95% interval.
 
-``--quick`` runs 32^3 with one short chain per backend and trajectories of at most 31 leapfrog steps
+``--quick`` runs 16^3 with one short chain per backend and trajectories of at most 31 leapfrog steps
 (only to show the script works); the default runs
 32^3 and 64^3 with 4 chains of 500 warm-up and 1000 draws. ``--dynamics pm`` runs a
 particle mesh inside every log-density evaluation (``--steps``, ``--scheme tsc`` for a
@@ -47,7 +47,7 @@ from cosmojax.infer import (  # noqa: E402
     sigma8_family,
     simulate_haloes,
 )
-from cosmojax.infer.mcmc import CHAIN_METHODS  # noqa: E402
+from cosmojax.infer import CHAIN_METHODS  # noqa: E402
 from cosmojax.nn import NeuralBias  # noqa: E402
 from cosmojax.sims import SimConfig, white_noise  # noqa: E402
 
@@ -111,7 +111,7 @@ def run(
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="32^3 only, short chains")
+    parser.add_argument("--quick", action="store_true", help="16^3 only, short chains")
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64], help="mesh sizes (full run)")
     parser.add_argument("--warmup", type=int, default=500, help="warm-up transitions per chain (full run)")
     parser.add_argument("--draws", type=int, default=1000, help="draws per chain (full run)")
@@ -126,7 +126,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     emit({"record": "machine", **machine()})
     if args.quick:
-        sizes, warmup, draws, chains, depth = (32,), 50, 50, 1, 5
+        sizes, warmup, draws, chains, depth = (16,), 50, 50, 1, 5
     else:
         sizes, warmup, draws, chains, depth = args.sizes, args.warmup, args.draws, args.chains, 10
     for n in sizes:

@@ -26,8 +26,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import best_time, emit, machine, peak_memory_bytes  # noqa: E402
 
-from cosmojax.stats.pairs import pair_counts, pair_plan  # noqa: E402
-from cosmojax.stats.triplets import triplet_counts  # noqa: E402
+from cosmojax.stats import pair_counts, pair_plan, triplet_counts  # noqa: E402
 
 
 def _catalogue(n: int, box: float, seed: int = 0) -> np.ndarray:

@@ -12,10 +12,11 @@ With ``--fidelity`` it measures large-scale fidelity instead of speed: a cluster
 noise: noise and -noise with fixed amplitudes) whose z = 0 power, painted on a 2n mesh with
 CIC and deconvolved, is divided mode by mode by the linear power and by halofit's
 P_NL / P_lin in bins centred on k = 0.05, 0.1, 0.2, 0.3, 0.5, 0.8 h/Mpc (those below half
-the particle Nyquist), for cosmojax with its "blend", "window" and "lattice" (default)
-force compensations and for JaxPM from the same initial particles:
+the particle Nyquist), averaged over ``--realisations`` pairs, for cosmojax with its
+force options and for PM++ (``pmpp``, the pmwd-style PM on PyPI) evolving the same
+initial particles with its own force and growth tables:
 
-    python benchmarks/bench_pm.py --fidelity --mesh 64 --steps 30     # 64^3 and its table
+    python benchmarks/bench_pm.py --fidelity --mesh 64 --steps 10 --realisations 3   # 64^3
     python benchmarks/bench_pm.py --fidelity --mesh 256 --steps 30    # the GPU size
 
 Peak memory is XLA's compile-time estimate (arguments + outputs + temporaries) of the jitted
@@ -35,10 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from cosmojax.cosmology import halofit_power, hubble, linear_power, planck2018
-from cosmojax.sims.config import SimConfig
-from cosmojax.sims.fields import white_noise
-from cosmojax.sims.lpt import linear_density, lpt
-from cosmojax.sims.nbody import density, nbody
+from cosmojax.sims import SimConfig, linear_density, lpt, nbody, white_noise
+from cosmojax.sims import particle_density as density
 from cosmojax.stats import power_spectrum
 
 
@@ -159,56 +158,117 @@ def _ratio_to_halofit(final_density, lin_density, cosmo, box_size, n):
     return rows
 
 
-def bench_fidelity(n, steps, cosmo, peer=True):
-    """Large-scale fidelity of a clustered run; one JSON line per code and compensation."""
+def _pmpp_run(config, cosmo, noise, fixed_amplitude=True):
+    """Displacements at a = 1 of PM++ (``pmpp``, the pmwd-style PM on PyPI) evolving our 2LPT
+    particles with its own force (CIC, spectral gradient, no compensation, modes above the
+    particle Nyquist removed) and growth tables, on our step edges."""
+    from pmpp import Configuration
+    from pmpp.cosmology import Cosmology, boltzmann
+    from pmpp.nbody import Particles
+    from pmpp.nbody import nbody as pmpp_nbody
+
+    edges = tuple(float(a) for a in config.a_steps)
+    growth_a = np.union1d(np.linspace(0.0, edges[0], 65), np.union1d(np.linspace(edges[0], edges[-1], 2001), edges))
+    conf = Configuration(ptcl_spacing=config.spacing, ptcl_grid_shape=config.mesh_shape, mesh_shape=config.force_factor,
+                         a_start=edges[0], a_stop=edges[-1], a_custom=edges, growth_a_custom=tuple(growth_a.tolist()),
+                         pallas_cic=jax.default_backend() == "gpu")
+    theirs = boltzmann(Cosmology(conf, A_s_1e9=2.1, n_s=float(cosmo.n_s), Omega_m=float(cosmo.Omega_m),
+                                 Omega_b=float(cosmo.Omega_b), h=float(cosmo.h)), conf)
+    init = lpt(noise, cosmo, config, fixed_amplitude=fixed_amplitude)
+    grid = Particles.gen_grid(conf)
+    out = pmpp_nbody(Particles(conf, grid.pmid, grid.disp + init.disp, vel=init.mom), theirs, conf)
+    # PM++ labels particles by their mesh cell; our lattice point of particle i is pmid_i * cell
+    return jnp.asarray(out.disp) + (out.pmid - grid.pmid) * conf.cell_size
+
+
+# (label, SimConfig options): the default, the options it replaced and TSC
+FIDELITY_RUNS = (
+    ("lattice, particle band (default)", dict(force_factor=2)),
+    ("lattice (default)", dict(force_factor=1)),
+    ("lattice, particle band, TSC", dict(force_factor=2, scheme="tsc")),
+    ("window, particle band", dict(force_factor=2, compensate="window")),
+    ("window", dict(force_factor=1, compensate="window")),
+    ("window, mesh band", dict(force_factor=2, force_band="mesh")),
+    ("lattice, mesh band (old default)", dict(force_factor=2, compensate="lattice", force_band="mesh")),
+    ("none, mesh band", dict(force_factor=2, compensate=False, force_band="mesh")),
+)
+#: The default force and the one it replaced: the before and after of the fidelity table.
+QUICK_FIDELITY_RUNS = (FIDELITY_RUNS[0], FIDELITY_RUNS[6])
+
+
+def bench_fidelity(n, steps, cosmo, peer=True, realisations=1, runs=FIDELITY_RUNS, peer_factors=(2, 1)):
+    """Large-scale fidelity of clustered runs: one JSON line per code and force option
+    (``runs``, and PM++ at each of ``peer_factors``), the ratio averaged over
+    ``realisations`` paired-fixed pairs (seeds 0, 1, ...)."""
     box = 2.0 * n
-    noise = white_noise(jax.random.key(0), (n, n, n))
-    paint_shape = (2 * n,) * 3
-    runs = [("cosmojax", dict(force_factor=2, compensate="blend")), ("cosmojax", dict(force_factor=2, compensate="window")),
-            ("cosmojax", dict(force_factor=2, compensate="lattice")), ("cosmojax", dict(force_factor=1, compensate="blend"))]
     if peer:
-        runs.append(("jaxpm", dict(force_factor=1)))
-    for code, options in runs:
+        try:
+            # importing PM++ turns on jax_enable_x64 for the whole process: do it before any
+            # run, so that every code sees the same settings
+            import pmpp.nbody  # noqa: F401
+        except ImportError:
+            pass
+    # float32 draws whatever x64 says, so a realisation is the same noise in every run
+    noises = [white_noise(jax.random.key(seed), (n, n, n), dtype=jnp.float32) for seed in range(realisations)]
+    paint_shape = (2 * n,) * 3
+    runs = [("cosmojax",) + run for run in runs]
+    if peer:
+        runs += [("pmpp", "PM++, its defaults", dict(force_factor=f)) for f in peer_factors]
+    for code, label, options in runs:
         config = SimConfig(mesh_shape=n, box_size=box, a_init=0.02, steps=steps, **options)
-        lin = linear_density(noise, cosmo, config, 1.0, fixed_amplitude=True)
-        if code == "jaxpm":
+        if code == "pmpp":
             try:
-                import jaxpm  # noqa: F401
+                import pmpp  # noqa: F401
             except ImportError:
-                _record(code="jaxpm", test="fidelity", mesh=n, skipped="jaxpm is not installed")
+                _record(code="pmpp", test="fidelity", mesh=n, skipped="pmpp is not installed")
                 continue
-            final = jax.jit(lambda nz: _jaxpm_run(config, cosmo, nz, fixed_amplitude=True))
+
+            def final(nz, config=config):
+                return _pmpp_run(config, cosmo, nz)
         else:
-            final = jax.jit(lambda nz: nbody(nz, cosmo, config, fixed_amplitude=True).disp[-1])
+            final = jax.jit(lambda nz, config=config: nbody(nz, cosmo, config, fixed_amplitude=True).disp[-1])
         paint = config.replace(scheme="cic")
         start = time.perf_counter()
-        dens = [density(final(s * noise), paint, shape=paint_shape) for s in (1, -1)]
+        ratios = []
+        for noise in noises:
+            lin = linear_density(noise, cosmo, config, 1.0, fixed_amplitude=True)
+            dens = [density(final(s * noise), paint, shape=paint_shape) for s in (1, -1)]
+            rows = _ratio_to_halofit(dens, lin, cosmo, box, n)
+            ratios.append([r[1] for r in rows])
         seconds = time.perf_counter() - start
-        rows = _ratio_to_halofit(dens, lin, cosmo, box, n)
-        _record(code=code, test="fidelity", mesh=n, box_size=box, steps=steps, a_init=0.02, paired_fixed=True,
-                seconds=round(seconds, 1), **{k: v for k, v in options.items()},
-                k=[round(r[0], 4) for r in rows], ratio_to_halofit=[round(r[1], 4) for r in rows],
+        mean = np.mean(ratios, axis=0)
+        spread = np.std(ratios, axis=0, ddof=1) / np.sqrt(len(ratios)) if len(ratios) > 1 else np.full(len(mean), np.nan)
+        _record(code=code, test="fidelity", label=label, mesh=n, box_size=box, steps=steps, a_init=0.02,
+                paired_fixed=True, realisations=realisations, seconds=round(seconds, 1),
+                x64=bool(jax.config.jax_enable_x64),
+                **{k: v for k, v in options.items()},
+                k=[round(r[0], 4) for r in rows], ratio_to_halofit=[round(float(r), 4) for r in mean],
+                standard_error=[None if np.isnan(e) else round(float(e), 4) for e in spread],
                 n_modes=[r[2] for r in rows])
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="32^3 only")
+    size.add_argument("--quick", action="store_true",
+                      help="32^3 only; with --fidelity 16^3 and two forces (the default and the old one)")
     size.add_argument("--full", action="store_true", help="also 256^3")
     parser.add_argument("--steps", type=int, default=10, help="time steps (default 10)")
     parser.add_argument("--mesh", type=int, nargs="+", help="particle meshes to run (overrides the size flags)")
-    parser.add_argument("--no-peer", action="store_true", help="skip JaxPM even if installed")
+    parser.add_argument("--no-peer", action="store_true", help="skip the peer (JaxPM for timings, PM++ for fidelity)")
     parser.add_argument("--fidelity", action="store_true",
-                        help="also the large-scale fidelity table (P / linear x halofit) of clustered runs")
+                        help="the large-scale fidelity table (P / linear x halofit) of clustered runs instead of timings")
+    parser.add_argument("--realisations", type=int, default=1,
+                        help="paired-fixed pairs averaged in the fidelity table (default 1)")
     args = parser.parse_args(argv)
     meshes = [32] if args.quick else [64, 128, 256] if args.full else [64, 128]
     if args.mesh:
         meshes = args.mesh
     cosmo = planck2018()
     if args.fidelity:
-        for n in meshes:
-            bench_fidelity(n, args.steps, cosmo, peer=not args.no_peer)
+        runs = QUICK_FIDELITY_RUNS if args.quick else FIDELITY_RUNS
+        for n in args.mesh or ([16] if args.quick else meshes):
+            bench_fidelity(n, args.steps, cosmo, peer=not args.no_peer, realisations=args.realisations, runs=runs)
         return 0
     for n in meshes:
         config = SimConfig(mesh_shape=n, box_size=4.0 * n, a_init=0.1, steps=args.steps)

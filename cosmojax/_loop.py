@@ -1,7 +1,7 @@
 """The one driver of long loops: compiled blocks, a progress bar, early stopping, checkpoints.
 
 Training (``nn.fit``, ``imnn.fit_imnn``) and sampling (``infer.nuts_blackjax``,
-``infer.run_pmc_abc``) all advance a state by calling one compiled function, a *block*
+``infer.run_pmc_abc``, ``infer.sample_initial_conditions``) all advance a state by calling one compiled function, a *block*
 (an epoch, ``validate_every`` optimiser steps, a run of NUTS transitions, a PMC round),
 many times, with host-side bookkeeping between blocks. This module runs that loop once:
 
@@ -94,10 +94,12 @@ def run_blocks(
     loop : LoopState from ``start_or_resume`` (or ``LoopState(state, aux)``)
     n_blocks : int >= 0
         Total blocks, counting those already done in ``loop``.
-    callback : callable ``(i, state, out, aux) -> (aux, stop, postfix)`` or None
-        Host-side bookkeeping after block ``i``: the new ``aux``, whether to stop now, and a
-        dict shown on the progress bar (or None). It may raise to abort the loop; the
-        checkpoint on disk then stays the last one written.
+    callback : callable ``(i, state, out, aux) -> (aux, stop, postfix[, state])`` or None
+        Host-side bookkeeping after block ``i``: the new ``aux``, whether to stop now, a
+        dict shown on the progress bar (or None) and, optionally, the state to continue
+        from (a sampler restarted with a retuned preconditioner, say; it is what the next
+        block and the checkpoint see). It may raise to abort the loop; the checkpoint on
+        disk then stays the last one written.
     progress : bool
         Show a tqdm bar (counting ``steps_per_block`` per block).
     desc : str or None
@@ -125,7 +127,10 @@ def run_blocks(
             state, out = block(state, done)
             postfix = None
             if callback is not None:
-                aux, stop, postfix = callback(done, state, out, aux)
+                decision = callback(done, state, out, aux)
+                aux, stop, postfix = decision[:3]
+                if len(decision) == 4:
+                    state = decision[3]
                 stopped = bool(stop)
             done += 1
             bar.update(steps_per_block)

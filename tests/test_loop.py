@@ -111,3 +111,24 @@ def test_bad_settings_and_bad_checkpoints_raise(tmp_path):
     with pytest.raises(ValueError, match="not a cosmojax checkpoint"):
         start_or_resume(path, jnp.zeros(()), _aux())
     assert start_or_resume(path, jnp.zeros(()), _aux(), resume=False).blocks == 0
+
+
+def test_callback_may_restart_the_state_and_the_checkpoint_holds_the_restart(tmp_path):
+    """A callback returning a fourth element continues from that state (the field sampler
+    restarts its chains there with a retuned preconditioner)."""
+    path = tmp_path / "restart.ckpt"
+
+    def reset_after_two(i, state, out, aux):
+        aux, stop, postfix = _record(i, state, out, aux)
+        return (aux, stop, postfix, jnp.asarray(100.0)) if i == 1 else (aux, stop, postfix)
+
+    loop = run_blocks(_walk, LoopState(jnp.zeros(()), _aux()), 4, callback=reset_after_two, progress=False,
+                      checkpoint_path=path, checkpoint_every=2)
+    state = jnp.zeros(())
+    for i in range(4):
+        state, _ = _walk(jnp.asarray(100.0) if i == 2 else state, i)
+    assert float(loop.state) == pytest.approx(float(state))
+    saved = load_checkpoint(path, {"state": jnp.zeros(()), "aux": _aux(), "blocks": 0, "stopped": False})
+    assert float(saved["state"]) == pytest.approx(float(state))
+    middle = run_blocks(_walk, LoopState(jnp.zeros(()), _aux()), 2, callback=reset_after_two, progress=False)
+    assert float(middle.state) == 100.0

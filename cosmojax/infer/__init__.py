@@ -48,6 +48,7 @@ from cosmojax.infer.likelihoods import (
 )
 from cosmojax.infer.laplace import Laplace, laplace_approximation
 from cosmojax.infer.mcmc import (
+    CHAIN_METHODS,
     ChainDraws,
     MCMCResult,
     NUTSCheckpoint,
@@ -59,7 +60,7 @@ from cosmojax.infer.mcmc import (
     nuts_numpyro,
     resume_nuts_blackjax,
 )
-from cosmojax.infer.modes import ModeSamples, distinct_modes, sample_modes, weighted_draws
+from cosmojax.infer.multimodal import ModeSamples, distinct_modes, sample_modes, weighted_draws
 from cosmojax.infer.neural_bias import (
     NeuralBiasPosterior,
     Sigma8Family,
@@ -78,6 +79,7 @@ from cosmojax.infer.neural_bias import (
 from cosmojax.infer.optimise import adam_ascent, newton_ascent
 
 __all__ = [
+    "CHAIN_METHODS",
     "ABCResult",
     "PMCAlgorithm",
     "PMCInfo",

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from cosmojax._loop import LoopState, run_blocks
 from cosmojax._validate import check_int
 from cosmojax.infer.diagnostics import chain_diagnostics
 from cosmojax.infer.field_modes import _shell_rescale, _whitening, linear_mode_variance, mode_variance
@@ -155,7 +156,6 @@ def sample_initial_conditions(
     each in float32.
     """
     import blackjax
-    from tqdm.auto import tqdm
 
     shape = _check_posterior(posterior)
     num_warmup, num_samples, num_chains, num_integration_steps, thin, block = _check_sampler_args(
@@ -234,28 +234,37 @@ def sample_initial_conditions(
     # one block length that divides every segment, so the scan compiles once
     common = math.gcd(*(hi - lo for lo, hi in segments))
     block = max(b for b in range(1, min(block, common) + 1) if common % b == 0)
-    bar = tqdm(total=total, desc=f"field {algorithm}", disable=not progress)
     draws, logps, accepts, divergent, early = [], [], [], [], []
-    for seg_lo, seg_hi in segments:
-        for lo in range(seg_lo, seg_hi, block):
-            hi = min(lo + block, seg_hi)
-            carry, (w, logp, acc, div) = block_jit(carry, keys[:, lo:hi], jnp.asarray(adapt[lo:hi]), variance)
-            steps = np.arange(lo, hi)
-            early.append(np.asarray(w)[:, (steps >= switch // 2) & (steps < switch)])
-            keep = ~adapt[lo:hi]
-            kept = keep & ((steps - num_warmup + 1) % thin == 0)
-            draws.append(np.asarray(w)[:, kept])
-            logps.append(np.asarray(logp)[:, kept])
-            accepts.append(np.asarray(acc)[:, keep])
-            divergent.append(np.asarray(div)[:, keep])
-            bar.update(hi - lo)
-            bar.set_postfix(accept=f"{float(np.mean(acc)):.2f}", phase="warm-up" if adapt[hi - 1] else "sampling")
-        if seg_hi == switch:
-            # about the start (the MAP): unbiased for short, correlated runs, unlike the draws' own mean
-            measured = mode_variance(np.concatenate(early, axis=1), mean=w0)
-            variance = _shell_rescale(variance, measured, shape)
-            carry = restart(np.asarray(w)[:, -1], variance, carry[2])
-    bar.close()
+
+    def transitions(state, i):
+        carry, var = state
+        lo = i * block
+        carry, out = block_jit(carry, keys[:, lo : lo + block], jnp.asarray(adapt[lo : lo + block]), var)
+        return (carry, var), out
+
+    def keep(i, state, out, aux):
+        """Store block i's draws; where the first warm-up half ends, rescale V_k to the
+        spread of its second quarter and restart the chains in the new coordinates."""
+        w, logp, acc, div = (np.asarray(x) for x in out)
+        steps = np.arange(i * block, (i + 1) * block)
+        early.append(w[:, (steps >= switch // 2) & (steps < switch)])
+        kept_now = ~adapt[steps]
+        kept = kept_now & ((steps - num_warmup + 1) % thin == 0)
+        draws.append(w[:, kept])
+        logps.append(logp[:, kept])
+        accepts.append(acc[:, kept_now])
+        divergent.append(div[:, kept_now])
+        postfix = {"accept": f"{float(np.mean(acc)):.2f}", "phase": "warm-up" if adapt[steps[-1]] else "sampling"}
+        if steps[-1] + 1 != switch:
+            return aux, False, postfix
+        # about the start (the MAP): unbiased for short, correlated runs, unlike the draws' own mean
+        measured = mode_variance(np.concatenate(early, axis=1), mean=w0)
+        var = _shell_rescale(state[1], measured, shape)
+        return aux, False, postfix, (restart(w[:, -1], var, state[0][2]), var)
+
+    loop = run_blocks(transitions, LoopState((carry, variance), None), total // block, callback=keep,
+                      progress=progress, desc=f"field {algorithm}", steps_per_block=block)
+    carry, variance = loop.state
     eps = carry[2]
     seconds = time.perf_counter() - start_time
     samples = {"noise": np.concatenate(draws, axis=1)}

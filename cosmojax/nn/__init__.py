@@ -18,7 +18,7 @@ bias        ``NeuralBias``: the rotation-invariant 3x3x3 bias network of Charnoc
 training    ``make_trainer`` (init, step) and the ``fit`` driver
 """
 
-from cosmojax.nn.bias import IsotropicConv3D, NeuralBias, isotropic_kernel
+from cosmojax.nn.bias_network import IsotropicConv3D, NeuralBias, isotropic_kernel
 from cosmojax.nn.cnn import CNN, density_cube_cnn
 from cosmojax.nn.deepsets import DeepSets
 from cosmojax.nn.gnn import GNN, apply_with_message_penalty, knn_graph, message_l1, radius_graph

@@ -22,6 +22,7 @@ checkpoint ends bit-identical to an uninterrupted one on the same backend.
 from __future__ import annotations
 
 import warnings
+from functools import partial
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -146,6 +147,57 @@ def _check_loss(name: str, value: float, epoch: int, checkpoint_path) -> None:
     )
 
 
+class _Same:
+    """A static argument of the compiled epoch that is equal only to itself: repeated
+    ``fit`` calls with the same ``loss_fn`` and ``optimizer`` objects (and data shapes)
+    reuse one compilation; a new lambda compiles anew."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __eq__(self, other):
+        return isinstance(other, _Same) and other.obj is self.obj
+
+
+@partial(jax.jit, static_argnums=(3, 4, 5))
+def _run_epoch(state, epoch_key, train_data, loss_fn, optimizer, batch_size):
+    """One epoch of shuffled mini-batches (the last incomplete one dropped) as one scan;
+    returns the state and the mean training loss."""
+    trainer = make_trainer(loss_fn.obj, optimizer.obj)
+    n_train = _n_samples(train_data)
+    n_batches = n_train // batch_size
+    k_perm, k_steps = jax.random.split(epoch_key)
+    perm = jax.random.permutation(k_perm, n_train)[: n_batches * batch_size]
+    batches = jax.tree_util.tree_map(lambda a: a[perm].reshape((n_batches, batch_size) + a.shape[1:]), train_data)
+    step_keys = jax.random.split(k_steps, n_batches)
+    state, info = jax.lax.scan(lambda s, xs: trainer.step(s, xs[0], xs[1]), state, (batches, step_keys))
+    return state, jnp.mean(info.loss)
+
+
+@partial(jax.jit, static_argnums=(3, 4, 5))
+def _val_loss(params, epoch_key, val_data, loss_fn, optimizer, batch_size):
+    """Sample-weighted mean validation loss: full chunks of ``batch_size`` through
+    ``lax.map``, the remainder as one smaller chunk."""
+    evaluate = loss_fn.obj
+    n_val = _n_samples(val_data)
+    n_full, n_rest = divmod(n_val, batch_size)
+    total = 0.0
+    if n_full:
+        chunks = jax.tree_util.tree_map(
+            lambda a: a[: n_full * batch_size].reshape((n_full, batch_size) + a.shape[1:]), val_data
+        )
+        total = batch_size * jnp.sum(jax.lax.map(lambda c: evaluate(params, c, epoch_key), chunks))
+    if n_rest:
+        rest = jax.tree_util.tree_map(lambda a: a[n_full * batch_size :], val_data)
+        total = total + n_rest * evaluate(params, rest, epoch_key)
+    return total / n_val
+
+
 def fit(
     key,
     loss_fn: Callable,
@@ -237,41 +289,16 @@ def fit(
     batch_size = check_int("batch_size", batch_size)
     if not batch_size <= n_train:
         raise ValueError(f"batch_size must be between 1 and the {n_train} training samples; got {batch_size}.")
-    n_batches = n_train // batch_size
-    n_val = _n_samples(val_data)
+    _n_samples(val_data)
+    # on the device once, not at every epoch
+    train_data, val_data = jax.tree_util.tree_map(jnp.asarray, (train_data, val_data))
     trainer = make_trainer(loss_fn, optimizer)
-
-    @jax.jit
-    def run_epoch(state, epoch_key):
-        k_perm, k_steps = jax.random.split(epoch_key)
-        perm = jax.random.permutation(k_perm, n_train)[: n_batches * batch_size]
-        batches = jax.tree_util.tree_map(
-            lambda a: a[perm].reshape((n_batches, batch_size) + a.shape[1:]), train_data
-        )
-        step_keys = jax.random.split(k_steps, n_batches)
-        state, info = jax.lax.scan(lambda s, xs: trainer.step(s, xs[0], xs[1]), state, (batches, step_keys))
-        return state, jnp.mean(info.loss)
-
-    n_full, n_rest = divmod(n_val, batch_size)
-
-    @jax.jit
-    def val_loss(params, epoch_key):
-        # full chunks through lax.map, the remainder as one smaller chunk; sample-weighted mean
-        total = 0.0
-        if n_full:
-            chunks = jax.tree_util.tree_map(
-                lambda a: a[: n_full * batch_size].reshape((n_full, batch_size) + a.shape[1:]), val_data
-            )
-            total = batch_size * jnp.sum(jax.lax.map(lambda c: trainer.evaluate(params, c, epoch_key), chunks))
-        if n_rest:
-            rest = jax.tree_util.tree_map(lambda a: a[n_full * batch_size :], val_data)
-            total = total + n_rest * trainer.evaluate(params, rest, epoch_key)
-        return total / n_val
+    same = (_Same(loss_fn), _Same(optimizer))
 
     def epoch(state, i):
         epoch_key = jax.random.fold_in(key_train, i)
-        state, train = run_epoch(state, epoch_key)
-        return state, (train, val_loss(state.params, jax.random.fold_in(epoch_key, 1)))
+        state, train = _run_epoch(state, epoch_key, train_data, *same, batch_size)
+        return state, (train, _val_loss(state.params, jax.random.fold_in(epoch_key, 1), val_data, *same, batch_size))
 
     def bookkeeping(i, state, losses, aux):
         tl, vl = float(losses[0]), float(losses[1])

@@ -10,7 +10,7 @@ cmb``): their names are specific to skies.
 """
 
 from cosmojax.sims import cmb, reionisation
-from cosmojax.sims.bias import (
+from cosmojax.sims.bias_expansion import (
     BiasParams,
     bias_expansion,
     eulerian_bias,
@@ -48,6 +48,7 @@ from cosmojax.sims.nbody import (
     State,
     drift,
     force,
+    force_band_mask,
     force_response,
     initial_state,
     integrate,
@@ -97,6 +98,7 @@ __all__ = [
     "run_steps",
     "step_factors",
     "force",
+    "force_band_mask",
     "force_response",
     "step",
     "kick",

@@ -20,6 +20,7 @@ from cosmojax.mesh import GRADIENT_KINDS, SCHEMES
 GRADIENTS = ("autodiff", "checkpoint", "adjoint")
 DTYPES = ("float32", "float64")
 COMPENSATIONS = ("lattice", "blend", "window", "none")
+FORCE_BANDS = ("particle", "mesh")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,16 +52,27 @@ class SimConfig:
         Mass assignment and force interpolation kernel.
     gradient_kind : "exact", "fd2" or "fd4"
         Fourier kernel of the potential gradient (see ``cosmojax.mesh.gradient_kernel``).
-    compensate : bool or "lattice", "blend", "window", "none"
-        Divide the force by a linear force response so that large scales feel the continuum
-        force. "window": by the mean response of a random, clustered load, the paint x
-        readout window W(k)^2 times the gradient kernel's (``nbody.random_load_response``),
-        amplifying a mode at most 1 / sinc(1/4)^(2p). "lattice": by the response of
-        particles on the lattice (``nbody.force_response``, the aliased windows), exact
-        while particles stay near the lattice but 6% weak at 2 k_f on random loads with
-        force_factor 2; ``True`` (default) means "lattice". "blend": the two weighted by the
-        particles' lattice order (``nbody.lattice_order``), exact on both loads. ``False``
-        or "none": no compensation. Figures in the ``nbody`` module docstring.
+    compensate : bool or "lattice", "window", "blend", "none"
+        Divide the force by a linear force response so that the modes of ``force_band``
+        feel the continuum force. "lattice" (default; ``True`` means it too): by the response
+        of particles on the lattice (``nbody.force_response``, the aliased windows), exact on
+        the lattice; with ``force_factor`` 2 and the particle band it is within 2% of the
+        random loads' response below the particle Nyquist, so it is right on clustered loads
+        too, while with ``force_factor`` 1 a random load feels 1.03 times the continuum force
+        at half the Nyquist and 1.9 times near it. "window": by the mean response of a
+        random, clustered load, the paint x readout window W(k)^2 times the gradient kernel's
+        (``nbody.random_load_response``), amplifying a mode at most 1 / sinc(1/4)^(2p); with
+        ``force_factor`` 1 it is 3% weak on the lattice at half the Nyquist, which moves
+        quasi-linear runs away from 2LPT. "blend": the two weighted by the particles'
+        lattice order (``nbody.lattice_order``). ``False`` or "none": no compensation.
+        Figures in the ``nbody`` module docstring.
+    force_band : "particle" or "mesh"
+        Modes of the force mesh that carry force. "particle" (default): only those with
+        every |k_i| <= pi / spacing, the particle Nyquist frequency (as PM++ does); "mesh":
+        all of them. With ``force_factor`` 1 the two are the same. With 2, the modes above
+        the particle Nyquist hold the lattice's discreteness (the sidebands of the Bragg
+        peak at 2 pi / spacing) more than structure, and letting them act costs the large
+        scales power (``nbody`` module docstring; figures in benchmarks/RESULTS.md).
     dtype : "float32" or "float64"
         Floating dtype of particles and meshes. "float64" needs ``jax_enable_x64``.
     gradient : "autodiff", "checkpoint" or "adjoint"
@@ -85,6 +97,7 @@ class SimConfig:
     scheme: str = "cic"
     gradient_kind: str = "exact"
     compensate: bool | str = True
+    force_band: str = "particle"
     dtype: str = "float32"
     gradient: str = "adjoint"
     chunk_size: Optional[int] = None
@@ -128,6 +141,7 @@ class SimConfig:
                 )
         else:
             object.__setattr__(self, "compensate", bool(self.compensate))
+        check_choice("force_band", self.force_band, FORCE_BANDS)
         check_choice("gradient_kind", self.gradient_kind, GRADIENT_KINDS)
         check_choice("dtype", self.dtype, DTYPES)
         check_choice("gradient", self.gradient, GRADIENTS)

@@ -23,53 +23,36 @@ The step is time-reversible, which gives the memory-flat gradient: ``gradient="a
 back-integrates the particles while propagating the adjoint (pmwd; Li et al. 2022,
 arXiv:2211.09958), so reverse mode keeps only the final state whatever the number of steps.
 
-Force compensation (``SimConfig.compensate``). The mesh force of a small longitudinal
-displacement s(k) is r(k) s(k), not s(k): r depends on where the particles sit. On the
-lattice the aliased images of the wave add coherently (``force_response``); on a random,
-clustered load they are incoherent and the mean response is the paint x readout window
-times the gradient kernel's, W(k)^2 d.k / k^2 (``random_load_response``). "lattice"
-divides by the former, "window" by the latter (amplifying a mode at most
-1 / sinc(1/4)^(2p)), and "blend" by the two weighted by the lattice's
-Debye-Waller factor w = exp(-G^2 <(s_i - s_j)^2> / 2) over neighbours (``lattice_order``;
-G = 2 pi / spacing), so that the force is the continuum one on large scales for both
-loads. Measured with CIC (tests/sims/test_force.py, 16^3 in 64 Mpc/h, k = 1, 2, 4, 7 k_f),
-the force on random loads over the continuum force is:
+Force band and compensation (``SimConfig.force_band``, ``SimConfig.compensate``). The mesh
+force of a small longitudinal displacement s(k) is r(k) s(k), not s(k), and r depends on
+where the particles sit. On a random, clustered load the aliased images of the wave are
+incoherent and the mean response is the paint x readout window times the gradient
+kernel's, W(k)^2 d.k / k^2 (``random_load_response``). On the lattice the images add
+coherently (``force_response``). With ``force_factor`` 2 the force mesh resolves the
+lattice's Bragg peak at 2 pi / spacing, and a displaced lattice puts sidebands of every
+wave just below the mesh Nyquist. Those modes are discreteness, not structure, and the
+force they carry changes how fast the large scales grow, in a sign that depends on how
+the lattice sits on the mesh. The default band (``"particle"``) keeps only the force-mesh
+modes with every |k_i| <= pi / spacing (the particle Nyquist, as PM++ does). Then the
+lattice's images carry no force and the two loads respond alike: lattice over random
+response 1.000, 1.000, 0.998, 0.983 at k = 1, 2, 4, 7 k_f of a 16^3 grid with CIC (TSC:
+0.998, 0.994, 0.974, 0.921), against 1.07, 1.14, 1.33, 1.75 with every mesh mode
+(``force_band="mesh"``). The default compensation ("lattice") divides by the lattice
+response, so within the band the force is the continuum one on the lattice and, to the
+ratio above, on clustered loads. "window" divides by the random-load response (amplifying
+a mode at most 1 / sinc(1/4)^(2p)), "blend" by the two weighted by the Debye-Waller factor
+w = exp(-G^2 <(s_i - s_j)^2> / 2) over neighbours (``lattice_order``; G = 2 pi / spacing).
+With ``force_factor`` 1 the band is the whole mesh and the two responses differ near the
+Nyquist: "lattice" gives random loads 1.000, 1.002, 1.032, 1.86 of the continuum force,
+"window" gives the lattice 1.000, 0.998, 0.969, 0.54, which moves quasi-linear runs away
+from 2LPT (tests/sims/test_force.py, tests/sims/test_nbody.py).
 
-    ==============================  =========================  =========================
-    compensation                    force_factor 2             force_factor 1
-    ==============================  =========================  =========================
-    none                            0.994 0.975 0.902 0.726    0.975 0.902 0.657 0.259
-    "lattice" (default)             0.937 0.875 0.751 0.572    1.000 1.002 1.032 1.86
-    "window", "blend"               1     1     1     1        1     1     1     0.395
-    ==============================  =========================  =========================
-
-(NGP with "lattice" and force_factor 2: 0.39 at every k.) On the lattice itself "lattice"
-and "blend" are exact and "window" is too strong at force_factor 2 (uncompensated CIC: 1.03
-at the fundamental, 1.27 near the particle Nyquist of a 32^3 grid): 64^3 particles in
-128 Mpc/h with "window" have 5% (k = 0.11) to 20% (k = 0.19) more power than linear theory
-at a = 0.25. z = 0 power of 64^3 particles in 128 Mpc/h from a = 0.02, force_factor 2, one
-paired-fixed pair, over linear growth times halofit's ratio, in the bins k <= 0.1,
-0.1-0.2, 0.2-0.3 and 0.3-0.79 h/Mpc (``benchmarks/bench_pm.py --fidelity``, benchmarks/RESULTS.md):
-
-    ===========  ======  ==============================
-    compensate   steps   ratio to linear x halofit
-    ===========  ======  ==============================
-    "lattice"    10      0.904  0.852  0.822  0.686
-    "blend"      10      0.921  0.880  0.862  0.739
-    "window"     10      0.943  0.954  0.979  0.896
-    "blend"      30      0.903  0.914  0.913  0.843
-    "window"     30      0.917  1.004  1.051  1.054
-    ===========  ======  ==============================
-
-"window" reaches more power partly through its overforce while particles are near the
-lattice (at 30 steps it overshoots halofit by 5% at k = 0.2-0.8); "blend", whose force is
-right on both loads, moves a quasi-linear 16^3 run in 200 Mpc/h away from 2LPT (rms
-displacement error of 2LPT over Zel'dovich's against the PM: 0.97, 0.98 at a = 0.5, 1,
-against 0.94, 0.93 with "lattice"). Neither is the default yet: "lattice" stays it. The
-large scales stay 6-10% short at this size
-whatever the compensation (force_factor 1, 20 steps: 0.97 at k = 0.06, 0.91-0.92 at
-k = 0.11 for none, "lattice" and "window" alike): the loss builds up late (between a = 0.5
-and 1) and is not a time-step error (10, 20, 40 steps: 0.972, 0.972, 0.975 at k = 0.06).
+What this does to clustered runs (z = 0 power against linear growth times halofit and
+against PM++ from the same particles, for every force option, step count and size) is
+measured by ``benchmarks/bench_pm.py --fidelity``; the figures are in
+benchmarks/RESULTS.md. In short: with the particle band the large scales follow PM++ and
+no longer depend on the compensation or on where the lattice sits on the mesh; with every
+mesh mode they lose power as the steps increase.
 """
 
 from __future__ import annotations
@@ -135,12 +118,30 @@ def _reduce(u):
     return np.mod(u + 0.5, 1.0) - 0.5
 
 
+def _in_band(k, config: SimConfig) -> np.ndarray:
+    """1 where a force-mesh wavenumber component ``k`` (h/Mpc, any shape) carries force
+    under ``config.force_band``, else 0 (float64 numpy)."""
+    if config.force_band == "mesh":
+        return np.ones(np.shape(k))
+    return (np.abs(k) <= np.pi / config.spacing * (1 + 1e-9)).astype(float)
+
+
+def force_band_mask(config: SimConfig):
+    """The force mesh's modes that carry force (``SimConfig.force_band``): 1 where every
+    |k_i| <= pi / spacing ("particle") or everywhere ("mesh"), else 0. Shape
+    ``rfftn_shape(config.force_shape)``, a constant under jit."""
+    mask = 1.0
+    for k in kvec_numpy(config.force_shape, config.box_size):
+        mask = mask * _in_band(k, config)
+    return jnp.asarray(mask)
+
+
 def _axis_terms(u_mesh, f, config, n_images=16):
     """Per-axis pieces of the force response for each particle-lattice image j < f.
 
     u_mesh : (L,) mesh frequencies of one axis, cycles per mesh cell. Returns the particle
     wavevector (L,), and for each j the readout sum A (L,), paint sum C (L,), gradient
-    kernel and mesh wavevector of the image (L,), numpy.
+    kernel, mesh wavevector and force-band flag (``_in_band``) of the image (L,), numpy.
     """
     h = config.box_size / config.force_shape[0]
     order, offset = _ORDER[config.scheme], _OFFSET[config.scheme]
@@ -154,7 +155,8 @@ def _axis_terms(u_mesh, f, config, n_images=16):
         phase = np.exp(-2j * np.pi * (x - u_p[:, None]) * offset)
         a = (phase * w).sum(-1)
         c = (phase * x * w).sum(-1)
-        out.append((a, c, gradient_kernel_numpy(u_j, h, config.gradient_kind), 2 * np.pi * u_j / h))
+        k_j = 2 * np.pi * u_j / h
+        out.append((a, c, gradient_kernel_numpy(u_j, h, config.gradient_kind), k_j, _in_band(k_j, config)))
     return 2 * np.pi * u_p / h, out
 
 
@@ -184,12 +186,14 @@ def force_response(config: SimConfig):
     safe_kp2 = jnp.where(kp2 > 0, kp2, 1.0)
     total = 0.0
     for js in itertools.product(range(f), repeat=3):
-        a, c, ke, km = zip(*[tuple(jnp.asarray(t) for t in axes[i][1][js[i]]) for i in range(3)])
+        a, c, ke, km, band = zip(*[tuple(jnp.asarray(t) for t in axes[i][1][js[i]]) for i in range(3)])
         readout_sum = jnp.conj(a[0] * a[1] * a[2])
         paint_sum = c[0] * a[1] * a[2] * kp[0] + a[0] * c[1] * a[2] * kp[1] + a[0] * a[1] * c[2] * kp[2]
         km2 = km[0] ** 2 + km[1] ** 2 + km[2] ** 2
         gradient = ke[0] * kp[0] + ke[1] * kp[1] + ke[2] * kp[2]
-        term = readout_sum * gradient * (2 * np.pi / h) * paint_sum / (jnp.where(km2 > 0, km2, 1.0) * safe_kp2)
+        # an image outside the force band (any axis) carries no force
+        term = band[0] * band[1] * band[2] * readout_sum * gradient * (2 * np.pi / h) * paint_sum / (
+            jnp.where(km2 > 0, km2, 1.0) * safe_kp2)
         total = total + jnp.where(km2 > 0, term, 0.0)
     return jnp.where(kp2 > 0, jnp.real(total), 1.0)
 
@@ -218,7 +222,7 @@ def random_load_response(config: SimConfig):
         w2 = w2 * np.sinc(m / n) ** (2 * _ORDER[config.scheme])
         dk = dk + gradient_kernel_numpy(m / n, h, config.gradient_kind) * k
     r = np.where(k2 > 0, w2 * dk / np.where(k2 > 0, k2, 1.0), 1.0)
-    return jnp.asarray(r)
+    return jnp.asarray(r) * force_band_mask(config)
 
 
 # The most the window compensation amplifies a mode: 1 / sinc(_CAP_U)^(2 p), i.e. it is exact along
@@ -253,15 +257,16 @@ def lattice_order(disp, config: SimConfig):
 
 
 def _potential_kernel(config: SimConfig, dtype, order_weight=None):
-    """Multiplier taking the painted density to the potential: -1/k^2, divided by the force
-    response of the compensation mode (``SimConfig.compensate``): "window" by
+    """Multiplier taking the painted density to the potential: -1/k^2 on the modes of the
+    force band (``force_band_mask``, 0 elsewhere), divided by the force response of the
+    compensation mode (``SimConfig.compensate``): "window" by
     ``random_load_response`` floored at sinc(1/4)^(2p); "lattice" by ``force_response``
     floored at half the window squared; "blend" by w x the lattice one + (1 - w) x the
     window one, w = ``order_weight`` (``lattice_order`` of the particles; 0 when None)."""
     shape = config.force_shape
     kvec = [jnp.asarray(k) for k in kvec_numpy(shape, config.box_size)]
     k2 = kvec[0] ** 2 + kvec[1] ** 2 + kvec[2] ** 2
-    kernel = jnp.where(k2 > 0, -1.0 / jnp.where(k2 > 0, k2, 1.0), 0.0)
+    kernel = jnp.where(k2 > 0, -1.0 / jnp.where(k2 > 0, k2, 1.0), 0.0) * force_band_mask(config)
     mode = _compensation_mode(config)
     if mode == "none":
         return kernel.astype(dtype)
@@ -282,12 +287,14 @@ def _potential_kernel(config: SimConfig, dtype, order_weight=None):
 def force(disp, config: SimConfig):
     """Unit particle-mesh force F = -grad inv_laplacian(delta) at the particles, Mpc/h.
 
-    delta is painted on the force mesh (``config.force_shape``) with ``config.scheme``;
-    ``config.compensate`` divides the force by a linear response so that large scales feel
-    the continuum force: by default ("lattice", ``True``) the response of particles on the
-    lattice (``force_response``); "window" the mean response of a random, clustered load
+    delta is painted on the force mesh (``config.force_shape``) with ``config.scheme``; only
+    the modes of ``config.force_band`` carry force (by default those below the particle
+    Nyquist, ``force_band_mask``), and ``config.compensate`` divides the force by a linear
+    response so that those modes feel the continuum force: by default ("lattice", ``True``)
+    the response of particles on the lattice (``force_response``), which the band makes
+    the random loads' too; "window" the mean response of a random, clustered load
     (``random_load_response``); "blend" the two weighted by ``lattice_order(disp)``. See
-    ``SimConfig.compensate`` and the module docstring.
+    ``SimConfig`` and the module docstring.
     The gravitational acceleration is (3 Omega_m / 2 a) F in the units of this module.
 
     disp : (N, 3) Mpc/h. Returns (N, 3). jit, vmap and grad safe.

@@ -9,7 +9,7 @@ def test_bench_hmc_quick(run_benchmark):
     runs = {r["backend"]: r for r in records if r["record"] == "hmc"}
     assert set(runs) == {"blackjax", "numpyro"}
     for r in runs.values():
-        assert r["n"] == 32 and r["chains"] == 1 and r["chain_method"] == "vectorized" and r["dynamics"] == "lpt" and r["scheme"] == "cic"
+        assert r["n"] == 16 and r["chains"] == 1 and r["chain_method"] == "vectorized" and r["dynamics"] == "lpt" and r["scheme"] == "cic"
         assert r["seconds"] > 0 and math.isfinite(r["max_rhat"]) and r["min_ess"] > 0
         assert 1.0 <= r["mean_leapfrog_steps"] <= 31.0  # --quick caps the tree depth at 5
         assert r["gradient_evaluations"] == round(r["mean_leapfrog_steps"] * r["draws"] * r["chains"])

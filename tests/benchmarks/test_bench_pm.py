@@ -19,13 +19,13 @@ def test_bench_pm_quick_prints_json_lines(run_benchmark):
 
 
 def test_bench_pm_fidelity_prints_the_ratio_table(run_benchmark):
-    records = [r for r in run_benchmark("bench_pm.py", "--fidelity", "--mesh", "16", "--steps", "3", "--no-peer")
+    records = [r for r in run_benchmark("bench_pm.py", "--fidelity", "--quick", "--steps", "3", "--no-peer")
                if r.get("test") == "fidelity"]
-    # the blend, window and lattice compensations at force_factor 2, blend at 1
-    expected = [(2, "blend"), (2, "window"), (2, "lattice"), (1, "blend")]
-    assert [(r["force_factor"], r["compensate"]) for r in records] == expected
+    # --quick: the default force (particle band) and the old one (every mesh mode), f = 2
+    assert [(r["mesh"], r["force_factor"], r.get("force_band", "particle")) for r in records] == [
+        (16, 2, "particle"), (16, 2, "mesh")]
     for r in records:
-        # 16^3 in 32 Mpc/h: the bins at 0.2 and 0.3 h/Mpc (0.05 and 0.1 are below the fundamental)
+        # 16^3 in 32 Mpc/h: only bins above the fundamental and below half the particle Nyquist
         assert r["k"] and len(r["k"]) == len(r["ratio_to_halofit"]) == len(r["n_modes"])
         assert all(0.75 * 2 * 3.14159 / 32 <= k < 0.5 * 3.14159 * 16 / 32 for k in r["k"])
         assert all(0.3 < x < 3.0 for x in r["ratio_to_halofit"])

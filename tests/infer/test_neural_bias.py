@@ -18,7 +18,7 @@ from cosmojax.infer.neural_bias import (
     sigma8_family,
     simulate_haloes,
 )
-from cosmojax.nn.bias import NeuralBias
+from cosmojax.nn.bias_network import NeuralBias
 from cosmojax.sims import prime, white_noise
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.lpt import lpt

@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from cosmojax.nn import MLP, fit, load_checkpoint, make_trainer, save_checkpoint
+from cosmojax.nn import MLP, fit, load_checkpoint, make_trainer, save_checkpoint, training
 
 
 def _problem(key, n=512):
@@ -52,9 +52,11 @@ def test_fit_learns_resumes_identically_and_stops(key, tmp_path):
     assert full.val_loss.shape == (30,) and not full.stopped_early
     assert full.val_loss[full.best_epoch] == full.val_loss.min()
     assert full.val_loss.min() < 0.05 * full.val_loss[0] + 0.01 and full.val_loss.min() < 0.02
-    # same key, same result
+    # same key, same result, and the same loss_fn and optimizer reuse the compiled epoch
+    compiled = training._run_epoch._cache_size()
     again = fit(key, loss_fn, params, data, opt, n_epochs=30, **kwargs)
     np.testing.assert_array_equal(full.val_loss, again.val_loss)
+    assert training._run_epoch._cache_size() == compiled
     # interrupted after 12 epochs, resumed to 30: bit-identical to the uninterrupted run
     path = str(tmp_path / "ckpt.msgpack")
     fit(key, loss_fn, params, data, opt, n_epochs=12, checkpoint_path=path, **kwargs)

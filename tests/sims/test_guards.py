@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cosmojax.sims import cmb, fields, reionisation, tracers
-from cosmojax.sims.bias import BiasParams, eulerian_bias
+from cosmojax.sims.bias_expansion import BiasParams, eulerian_bias
 from cosmojax.sims.rsd import peculiar_velocity, redshift_space
 from cosmojax.cosmology import planck2018
 

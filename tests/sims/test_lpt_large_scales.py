@@ -1,11 +1,5 @@
-"""Second-order LPT alone against linear theory on large scales.
-
-The clustered particle-mesh run against linear growth times halofit's ratio is measured by
-``benchmarks/bench_pm.py --fidelity`` (figures in benchmarks/RESULTS.md): at 64^3 in
-128 Mpc/h its large scales are still several per cent short of the 1% goal of linear
-theory times halofit's ratio, with every force compensation, so that comparison is a
-benchmark figure, not a test bound.
-"""
+"""Second-order LPT alone against linear theory on large scales (the clustered
+particle-mesh run: tests/sims/test_pm_large_scales.py)."""
 
 import jax
 import jax.numpy as jnp

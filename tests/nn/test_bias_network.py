@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosmojax.nn.bias import SHELL_INDEX, IsotropicConv3D, NeuralBias, isotropic_kernel
+from cosmojax.nn.bias_network import SHELL_INDEX, IsotropicConv3D, NeuralBias, isotropic_kernel
 
 
 def test_parameter_count_and_shapes():

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cosmojax.sims.bias import (BiasParams, bias_expansion, eulerian_bias, lagrangian_bias, lagrangian_weights,
+from cosmojax.sims.bias_expansion import (BiasParams, bias_expansion, eulerian_bias, lagrangian_bias, lagrangian_weights,
                                 tidal_squared)
 from cosmojax.sims.config import SimConfig
 
