@@ -15,6 +15,7 @@ imnn        information-maximising neural networks
 infer       ABC, NUTS (numpyro, blackjax), likelihoods, Fisher forecasts
 parallel    device meshes and sharding
 io          catalogues, snapshots and checkpoints
+plotting    figures: P(k) over theory, xi(r), the three-point function
 
 Each subpackage is imported when first used (``cosmojax.stats`` or ``import
 cosmojax.stats``), so ``import cosmojax.cosmology`` loads JAX and the cosmology alone, not
@@ -25,7 +26,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBPACKAGES = ("cosmology", "mesh", "sphere", "sims", "stats", "nn", "imnn", "infer", "parallel", "io")
+_SUBPACKAGES = ("cosmology", "mesh", "sphere", "sims", "stats", "nn", "imnn", "infer", "parallel", "io", "plotting")
 
 __all__ = ["__version__", *_SUBPACKAGES]
 

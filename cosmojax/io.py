@@ -174,10 +174,41 @@ def read_catalogue(path: str | os.PathLike, columns: Sequence[str] | None = None
     raise ValueError(f"path {path!r}: unknown catalogue format {ext!r}; use .npy, .npz, .csv, .txt or .fits.")
 
 
+def write_atomic(path: str | os.PathLike, data: bytes | str) -> str:
+    """Write ``data`` (bytes, or text written as UTF-8 with ``\\n`` line endings) to ``path``
+    atomically: into a temporary file in the same folder, flushed to disk, then moved over
+    ``path`` with ``os.replace``, so a reader sees the old file or the whole new one, never
+    half of it. The folder must exist. Returns ``path`` as a string. Host-side file I/O.
+    """
+    path = os.fspath(path)
+    blob = data.encode() if isinstance(data, str) else bytes(data)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_snapshot(path: str | os.PathLike, meta: dict | None = None, **arrays) -> str:
     """Save named arrays (e.g. a=..., pos=(N, 3), vel=(N, 3), density=mesh) to ``path`` (.npz).
 
-    ``meta``: a JSON-serialisable dict stored alongside. Returns the path written.
+    ``meta``: a JSON-serialisable dict stored alongside. Written atomically (``write_atomic``);
+    creates the folder if needed. Returns the path written.
     """
     path = os.fspath(path)
     if not path.endswith(".npz"):
@@ -185,8 +216,9 @@ def write_snapshot(path: str | os.PathLike, meta: dict | None = None, **arrays) 
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     payload = {k: np.asarray(v) for k, v in arrays.items()}
     payload["__meta__"] = np.asarray(json.dumps(meta or {}))
-    np.savez(path, **payload)
-    return path
+    buffer = _bytes_io.BytesIO()
+    np.savez(buffer, **payload)
+    return write_atomic(path, buffer.getvalue())
 
 
 def read_snapshot(path: str | os.PathLike) -> dict:
@@ -244,8 +276,6 @@ def check_output_folder(name: str, folder) -> str:
     ValueError naming ``name`` when it is a file or cannot be created or written. Host-side,
     meant to run before long work.
     """
-    import tempfile
-
     try:
         folder = os.fspath(folder)
     except TypeError as err:
@@ -316,19 +346,7 @@ def save_checkpoint(path: str | os.PathLike, tree) -> None:
     np.savez(buffer, **arrays)
     payload = buffer.getvalue()
     header = {"version": CHECKPOINT_VERSION, "size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
-    blob = CHECKPOINT_MAGIC + json.dumps(header).encode() + b"\n" + payload
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_atomic(path, CHECKPOINT_MAGIC + json.dumps(header).encode() + b"\n" + payload)
 
 
 def _read_payload(path: str) -> tuple[list, dict]:

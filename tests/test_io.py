@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -223,3 +225,27 @@ def test_read_catalogue_corrupt_binary_files_name_the_file(tmp_path):
     (tmp_path / "b.csv").write_bytes(b"\xff\xfe\x00\x01")
     with pytest.raises(ValueError, match=r"b.csv is not a text table"):
         read_catalogue(tmp_path / "b.csv")
+
+
+def test_write_atomic_replaces_whole_files_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    import stat
+
+    from cosmojax.io import write_atomic
+
+    path = tmp_path / "table.csv"
+    assert write_atomic(path, "a,b\n1,2\n") == str(path)
+    assert path.read_bytes() == b"a,b\n1,2\n"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask  # an ordinary file, not mkstemp's 0600
+    write_atomic(path, b"\x00\x01")
+    assert path.read_bytes() == b"\x00\x01"
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, "new contents")
+    assert path.read_bytes() == b"\x00\x01"  # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]  # no temporary file left

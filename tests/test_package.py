@@ -12,9 +12,9 @@ import cosmojax
 ROOT = pathlib.Path(cosmojax.__file__).parent
 
 # DESIGN.md: a module may import from the floors above it in this list, never below; the
-# ground floor (parallel, io and the private helpers) is open to all, cli/commands to none.
+# ground floor (parallel, io, plotting and the private helpers) is open to all, cli/commands to none.
 FLOORS = ["cosmology", "projected", "mesh", "sphere", "sims", "stats", "nn", "imnn", "infer", "apps"]
-GROUND = {"parallel", "io", "_validate", "_interp", "_pytree", "_loop"}
+GROUND = {"parallel", "io", "plotting", "_validate", "_interp", "_pytree", "_loop"}
 ROOF = {"cli", "commands", "__main__"}
 
 

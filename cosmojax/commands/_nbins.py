@@ -20,11 +20,17 @@ import numpy as np
 def add_catalogue_arguments(p, rbins_help: str) -> None:
     """Add the arguments every n-point sub-command takes: the catalogue, ``--randoms``,
     ``--rbins`` (described by ``rbins_help``) and ``--box``."""
-    p.add_argument("data", help="catalogue (.npy, .npz, .csv, .txt, .fits), positions in Mpc/h")
-    p.add_argument("--randoms", help="random catalogue (same formats)")
+    p.add_argument("data", help="catalogue (.npy, .npz, .csv, .txt, .fits): x y z in Mpc/h; a fourth "
+                                "column (or one named w or weight) is read as per-point weights")
+    p.add_argument("--randoms", help="random catalogue (same formats and columns)")
     p.add_argument("--rbins", nargs="+", required=True,
                    help=f"{rbins_help} in Mpc/h, or lin:START:STOP:N / log:START:STOP:N")
     p.add_argument("--box", type=float, help="periodic box side in Mpc/h (points in [0, L))")
+
+
+def say(message: str) -> None:
+    """One line of progress on standard error (standard output may carry the table)."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def add_out_argument(p) -> None:
@@ -110,20 +116,48 @@ def load(path, what: str = "catalogue", box=None, min_points: int = 2):
 
 
 def write_table(rows: list[dict], out: str | None, meta: dict) -> None:
-    """Write rows as CSV (``.csv`` or stdout) or JSON (``.json``, with ``meta``)."""
+    """Write rows as CSV (``.csv`` or stdout; ``\\n`` line endings) or JSON (``.json``, with
+    ``meta``); a file is written atomically (``cosmojax.io.write_atomic``)."""
+    from cosmojax.io import write_atomic
+
     if out is not None and out.endswith(".json"):
-        with open(out, "w") as fh:
-            json.dump({"meta": meta, "rows": rows}, fh, indent=1)
+        write_atomic(out, json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
         return
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()) if rows else [])
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()) if rows else [], lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     if out is None:
         sys.stdout.write(buf.getvalue())
     else:
-        with open(out, "w") as fh:
-            fh.write(buf.getvalue())
+        write_atomic(out, buf.getvalue())
+
+
+def add_plot_arguments(p, what: str) -> None:
+    """Add ``--plot`` (the figure's path) and ``--no-plot``."""
+    p.add_argument("--plot", metavar="PATH",
+                   help=f"figure of {what} (.png, .pdf or .svg; default: --out with .png, none when "
+                        "the table goes to standard output)")
+    p.add_argument("--no-plot", action="store_true", help="write no figure")
+
+
+def plot_path(args) -> str | None:
+    """Where the figure goes: ``--plot``, else ``--out`` with the extension ``.png``, else
+    None (no ``--out`` or ``--no-plot``). Checked before any work (ValueError naming the flag)."""
+    from cosmojax.io import check_output_path
+
+    if args.no_plot:
+        if args.plot:
+            raise ValueError("--plot and --no-plot contradict each other; give one of them.")
+        return None
+    path = args.plot or (os.path.splitext(args.out)[0] + ".png" if args.out else None)
+    if path is None:
+        return None
+    if os.path.splitext(path)[1].lower() not in (".png", ".pdf", ".svg"):
+        raise ValueError(f"--plot {path!r}: give a file ending in .png, .pdf or .svg.")
+    if args.out and os.path.abspath(path) == os.path.abspath(args.out):
+        raise ValueError(f"--plot and --out are the same file ({path!r}); give them different names.")
+    return check_output_path("--plot", path)
 
 
 def as_float(x) -> float:

@@ -6,9 +6,6 @@ import json
 import os
 import time
 
-import numpy as np
-
-from cosmojax._validate import check_int, check_positive
 from cosmojax.commands._runs import add_mesh_arguments, add_output_arguments, check_out_dir
 
 
@@ -32,9 +29,12 @@ def run(args) -> int:
     """Simulate the fields, measure P(k), print a table and write the plot and summary;
     returns the exit status."""
     import jax
+    import numpy as np
     from tqdm.auto import tqdm
 
+    from cosmojax._validate import check_int, check_positive
     from cosmojax.cosmology import linear_power, planck2018
+    from cosmojax.io import write_atomic
     from cosmojax.sims import gaussian_field
     from cosmojax.stats import default_kedges, expected_power, power_spectrum
 
@@ -74,8 +74,7 @@ def run(args) -> int:
 
     os.makedirs(args.out, exist_ok=True)
     plot_path = os.path.join(args.out, "power_spectrum.png")
-    k_fine = np.geomspace(k[0], k[-1], 200)
-    _plot(plot_path, k, p_mean, sigma, p_input, (k_fine, np.asarray(linear_power(cosmo, k_fine))), args)
+    _plot(plot_path, k, p_mean, sigma, p_input, args)
     summary = {
         "mesh_shape": list(shape),
         "box_size_mpc_h": args.box,
@@ -91,33 +90,20 @@ def run(args) -> int:
         "seconds": seconds,
         "plot": plot_path,
     }
-    summary_path = os.path.join(args.out, "summary.json")
-    with open(summary_path, "w") as fh:
-        json.dump(summary, fh, indent=2)
+    summary_path = write_atomic(os.path.join(args.out, "summary.json"), json.dumps(summary, indent=2) + "\n")
     print(f"chi2 per bin {summary['chi2_per_bin']:.2f}; wrote {plot_path} and {summary_path}")
     return 0
 
 
-def _plot(path, k, p_mean, sigma, p_input, curve, args) -> None:
-    import matplotlib
+def _plot(path, k, p_mean, sigma, p_input, args) -> None:
+    """Measured P(k) with its Gaussian error bars over the input, and their ratio."""
+    from cosmojax.plotting import power_spectrum_figure, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
-
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    top.loglog(*curve, "k-", label="input: linear P(k), Planck 2018")
-    top.errorbar(k, p_mean, yerr=sigma, fmt="o", ms=3, color="C1", label=f"measured, mean of {args.realisations}")
-    top.set_ylabel(r"$P(k)$ [$(h^{-1}\mathrm{Mpc})^3$]")
-    top.legend()
-    top.set_title(f"Gaussian fields, {args.mesh}$^3$ mesh, {args.box:g} Mpc/h box")
-    bottom.axhline(1.0, color="k", lw=0.8)
-    bottom.errorbar(k, p_mean / p_input, yerr=sigma / p_input, fmt="o", ms=3, color="C1")
-    bottom.set_xscale("log")
-    bottom.xaxis.set_minor_formatter(NullFormatter())
-    bottom.set_ylim(0.8, 1.2)
-    bottom.set_xlabel(r"$k$ [$h\,\mathrm{Mpc}^{-1}$]")
-    bottom.set_ylabel("measured / input")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    fig = power_spectrum_figure(
+        k, p_mean, reference=p_input, error=sigma,
+        label=f"measured, mean of {args.realisations} fields (bars: error of the mean)",
+        reference_label="input: Planck 2018 linear P(k), z = 0",
+        title=f"Gaussian fields at z = 0, {args.mesh}$^3$ mesh, {args.box:g} Mpc/h box",
+        ratio_limits=(0.8, 1.2),
+    )
+    save_figure(fig, path)

@@ -7,7 +7,6 @@ import json
 import os
 import time
 
-from cosmojax._validate import check_int
 from cosmojax.commands._runs import add_mesh_arguments, add_output_arguments, check_out_dir
 
 
@@ -24,9 +23,10 @@ def register(subparsers) -> None:
     )
     add_mesh_arguments(p, mesh=64, box=256.0, mesh_help="particles per side")
     p.add_argument("--steps", type=int, default=10, help="time steps (default 10; 0: LPT snapshots only)")
-    p.add_argument("--a-init", type=float, default=0.1, help="initial scale factor (default 0.1)")
+    p.add_argument("--a-init", type=float, default=0.1, help="initial scale factor, 0 < a < 1 (default 0.1, z = 9)")
     p.add_argument(
-        "--snapshots", type=float, nargs="+", default=[1.0], help="output scale factors (default 1.0)"
+        "--snapshots", type=float, nargs="+", default=[1.0],
+        help="output scale factors, each in (--a-init, 1]; 1 is today, z = 0 (default 1.0)",
     )
     p.add_argument("--force-factor", type=int, default=1, help="force mesh / particle grid (default 1)")
     p.add_argument("--lpt-order", type=int, choices=(1, 2), default=2, help="LPT order of the ICs (default 2)")
@@ -38,16 +38,17 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Run the simulation, write the snapshots, pk.json and pk.png; returns the exit status."""
+    _check_arguments(args)
+    check_out_dir(args.out)
+
     import jax
     import numpy as np
 
-    from cosmojax.cosmology import linear_power, planck2018
-    from cosmojax.io import write_snapshot
+    from cosmojax.cosmology import halofit_power, linear_power, planck2018
+    from cosmojax.io import write_atomic, write_snapshot
     from cosmojax.sims import SimConfig, peculiar_velocity, prime, simulate, white_noise
     from cosmojax.stats import default_kedges, power_spectrum
 
-    check_int("--mesh", args.mesh, 4)
-    check_int("--steps", args.steps, 0)
     config = SimConfig(
         mesh_shape=args.mesh,
         box_size=args.box,
@@ -58,7 +59,6 @@ def run(args) -> int:
         lpt_order=args.lpt_order,
         scheme=args.scheme,
     )
-    check_out_dir(args.out)
     cosmo = planck2018()
     start = time.perf_counter()
 
@@ -71,7 +71,9 @@ def run(args) -> int:
         a = min(config.a_snapshots, key=lambda x: abs(x - float(snap.a)))  # the exact requested value
         path = write_snapshot(
             os.path.join(args.out, f"snapshot_a{a:.4f}.npz"),
-            meta={"a": a, "box_size": config.box_size, "mesh": args.mesh, "seed": args.seed},
+            meta={"a": a, "box_size": config.box_size, "mesh": args.mesh, "seed": args.seed,
+                  "units": {"pos": "Mpc/h, in [0, box_size)", "vel": "km/s, peculiar velocity",
+                            "density": f"overdensity delta, {config.scheme.upper()} on the {args.mesh}^3 mesh"}},
             a=np.asarray(a),
             pos=snap.pos,
             vel=peculiar_velocity(snap.mom, a),
@@ -81,6 +83,8 @@ def run(args) -> int:
         spectra[a] = (np.asarray(ps.k), np.asarray(ps.power))
         return path
 
+    print(f"cosmojax simulate: {args.mesh}^3 particles, {args.steps} steps; compiling the particle mesh "
+          "first (a minute on a CPU for a new size), then the steps", flush=True)
     paths = simulate(
         noise, prime(cosmo, config), config, fixed_amplitude=args.fixed_amplitude, on_snapshot=write,
         progress=not args.no_progress,
@@ -98,31 +102,54 @@ def run(args) -> int:
                 "k": k.tolist(),
                 "power": p.tolist(),
                 "linear": np.asarray(linear_power(cosmo, k, a)).tolist(),
+                "halofit": np.asarray(halofit_power(cosmo, k, a)).tolist(),
             }
             for a, (k, p) in spectra.items()
         },
     }
-    with open(os.path.join(args.out, "pk.json"), "w") as fh:
-        json.dump(summary, fh, indent=1)
-    _plot(summary, os.path.join(args.out, "pk.png"))
+    write_atomic(os.path.join(args.out, "pk.json"), json.dumps(summary, indent=1) + "\n")
+    _plot(summary, config, os.path.join(args.out, "pk.png"))
     print(f"wrote {len(paths)} snapshot(s), pk.json and pk.png to {args.out} in {seconds:.1f} s")
     return 0
 
 
-def _plot(summary, path) -> None:
-    import matplotlib
+def _check_arguments(args) -> None:
+    """Refuse bad flags before any work, in the command line's own words."""
+    for flag, value, low in (("--mesh", args.mesh, 4), ("--steps", args.steps, 0)):
+        if value < low:
+            raise ValueError(f"{flag} must be a whole number >= {low}; got {value}.")
+    if not 0 < args.a_init < 1:
+        raise ValueError(f"--a-init must be a scale factor between 0 and 1 (z > 0); got {args.a_init:g}.")
+    bad = [a for a in args.snapshots if not args.a_init < a <= 1]
+    if bad:
+        raise ValueError(f"--snapshots must be scale factors in (--a-init {args.a_init:g}, 1] (1 is today); "
+                         f"got {' '.join(f'{a:g}' for a in bad)}.")
+    if len(set(args.snapshots)) != len(args.snapshots):
+        raise ValueError(f"--snapshots lists a scale factor twice: {' '.join(f'{a:g}' for a in args.snapshots)}.")
+    if not args.box > 0:
+        raise ValueError(f"--box must be a positive box side in Mpc/h; got {args.box:g}.")
+    if args.force_factor < 1:
+        raise ValueError(f"--force-factor must be a whole number >= 1; got {args.force_factor}.")
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5, 4))
-    for a, entry in summary["power"].items():
-        line = ax.loglog(entry["k"], entry["power"], label=f"PM a={a}")[0]
-        ax.loglog(entry["k"], entry["linear"], ls="--", color=line.get_color(), lw=0.8)
-    ax.set_xlabel("k [h/Mpc]")
-    ax.set_ylabel("P(k) [(Mpc/h)$^3$]")
-    ax.set_title(f"{summary['mesh']}$^3$ particles, {summary['box_size']:g} Mpc/h (dashed: linear)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+def _plot(summary, config, path) -> None:
+    """P(k) of every snapshot over halofit (Takahashi 2012) at its redshift, with the shot noise
+    and the Nyquist frequency; pk.json holds linear theory as well."""
+    import numpy as np
+
+    from cosmojax.plotting import power_spectrum_figure, save_figure
+
+    spectra = summary["power"]
+    n, box = summary["mesh"], summary["box_size"]
+    fig = power_spectrum_figure(
+        spectra[next(iter(spectra))]["k"],
+        [entry["power"] for entry in spectra.values()],
+        reference=[entry["halofit"] for entry in spectra.values()],
+        reference_label="halofit",
+        label=[f"particle mesh, a = {float(a):g} (z = {1 / float(a) - 1:.2g})" for a in spectra],
+        shot_noise=box**3 / n**3,
+        k_nyquist=np.pi * n / box,
+        title=f"{n}$^3$ particles, {box:g} Mpc/h, {summary['steps']} steps; {config.scheme.upper()} "
+              "painting, deconvolved",
+    )
+    save_figure(fig, path)

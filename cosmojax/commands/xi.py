@@ -6,7 +6,8 @@
 With randoms the Landy-Szalay estimator (or ``--estimator``) is used; in a periodic box
 without randoms, the natural estimator with the analytic RR. Output: one row per bin with
 the edges, xi and the pair counts (CSV, or JSON with the settings when ``--out`` ends in
-``.json``; CSV on standard output without ``--out``).
+``.json``; CSV on standard output without ``--out``), and a figure of r^2 xi(r) beside
+``--out`` (``xi.csv`` -> ``xi.png``; ``--plot PATH`` to choose, ``--no-plot`` for none).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import numpy as np
 from cosmojax.commands._nbins import (
     add_catalogue_arguments,
     add_out_argument,
+    add_plot_arguments,
     as_float,
     check_box,
     check_out,
     load,
     parse_bins,
+    plot_path,
+    say,
     write_table,
 )
 
@@ -31,9 +35,13 @@ def register(subparsers) -> None:
                               description=__doc__.split("\n\n")[0])
     add_catalogue_arguments(p, "bin edges")
     p.add_argument("--estimator", default="landy-szalay",
-                   choices=["landy-szalay", "natural", "davis-peebles", "hamilton"])
-    p.add_argument("--chunk-size", type=int, default=1 << 20, help="pairs evaluated at once per device")
+                   choices=["landy-szalay", "natural", "davis-peebles", "hamilton"],
+                   help="estimator with --randoms (default landy-szalay); a periodic box without "
+                        "randoms always uses the natural estimator with the exact RR")
+    p.add_argument("--chunk-size", type=int, default=1 << 20,
+                   help="pairs evaluated at once per device: lower it if memory runs out (default 1048576)")
     add_out_argument(p)
+    add_plot_arguments(p, "r^2 xi(r)")
     p.set_defaults(func=run)
 
 
@@ -44,6 +52,7 @@ def run(args) -> int:
     a bad one raises ``ValueError`` naming the option.
     """
     check_out(args.out)
+    figure = plot_path(args)
     check_box(args.box)
     if args.chunk_size < 1:
         raise ValueError(f"--chunk-size must be >= 1; got {args.chunk_size}.")
@@ -58,6 +67,8 @@ def run(args) -> int:
 
     from cosmojax.stats.estimators import correlation_function
 
+    say(f"cosmojax xi: counting pairs of {len(data)} points" + ("" if randoms is None else f" and {len(randoms)} randoms")
+        + f" in {len(edges) - 1} bins (the first call compiles for a few seconds)")
     xi, counts = correlation_function(data, randoms, edges=edges, box_size=args.box, estimator=args.estimator,
                                       data_weights=wd, random_weights=wr, chunk_size=args.chunk_size)
     rows = []
@@ -76,4 +87,11 @@ def run(args) -> int:
             args.estimator if args.randoms else "natural-analytic" if args.box else args.estimator,
             "n_data": int(len(data)), "n_randoms": None if randoms is None else int(len(randoms))}
     write_table(rows, args.out, meta)
+    if figure:
+        from cosmojax.plotting import correlation_figure, save_figure
+
+        title = f"{len(data)} points, " + ("periodic box {:g} Mpc/h".format(args.box) if args.box else meta["estimator"])
+        save_figure(correlation_figure(edges, np.asarray(xi, float), title=title), figure)
+    if args.out or figure:
+        say("cosmojax xi: wrote " + " and ".join(p for p in (args.out, figure) if p))
     return 0

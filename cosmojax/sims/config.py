@@ -121,12 +121,12 @@ class SimConfig:
             raise ValueError(f"a_snapshots must hold at least one finite scale factor; got {self.a_snapshots!r}.")
         check_positive("a_init", self.a_init)
         if np.any(np.diff(snaps) <= 0):
-            raise ValueError(f"a_snapshots must be strictly increasing; got {tuple(snaps)}.")
+            raise ValueError(f"a_snapshots must be strictly increasing; got {[float(a) for a in snaps]}.")
         if snaps[0] < self.a_init:
-            raise ValueError(f"a_snapshots must be >= a_init = {self.a_init}; got {tuple(snaps)}.")
+            raise ValueError(f"a_snapshots must be >= a_init = {float(self.a_init):g}; got {[float(a) for a in snaps]}.")
         if self.a_init >= snaps[-1]:
             raise ValueError(
-                f"a_init ({self.a_init}) must be < a_final = max(a_snapshots) ({snaps[-1]}); "
+                f"a_init ({float(self.a_init):g}) must be < a_final = max(a_snapshots) ({float(snaps[-1]):g}); "
                 "lower a_init or add a later snapshot."
             )
         object.__setattr__(self, "a_snapshots", tuple(float(a) for a in snaps))

@@ -51,10 +51,23 @@ CASES = [
     (["xi", "{t}/d.npy", *BOX, "--out", "{t}/nodir/xi.csv"], "--out .* does not exist"),
     (["xi", "{t}/d.npy", *BOX, "--out", "{t}"], "--out .* is a folder"),
     (["xi", "{t}/d.npy", *BOX, "--out", "{t}/d.npy/xi.csv"], "--out .* does not exist"),
-    (["3pcf", "{t}/empty.npy", "--rbins", "lin:5:30:3", "--box", "100"], "data: .* 0 points; at least 3"),
+    (["3pcf", "{t}/empty.npy", "--rbins", "lin:5:30:3", "--box", "100", "--counts"], "data: .* 0 points; at least 3"),
+    (["3pcf", "{t}/d.npy", "--rbins", "lin:5:30:3", "--box", "100"], "give --randoms .* --lmax .* or --counts"),
+    (["3pcf", "{t}/d.npy", "--rbins", "lin:5:30:3", "--box", "100", "--counts", "--lmax", "2"], "leave out --lmax"),
+    (["xi", "{t}/d.npy", *BOX, "--plot", "{t}/xi.jpg"], "--plot .* .png, .pdf or .svg"),
+    (["xi", "{t}/d.npy", *BOX, "--plot", "{t}/xi.png", "--no-plot"], "--plot and --no-plot"),
+    (["xi", "{t}/d.npy", *BOX, "--out", "{t}/xi.png"], "--plot and --out are the same file"),
+    (["xi", "{t}/d.npy", *BOX, "--plot", "{t}/nodir/xi.png"], "--plot .* does not exist"),
     (["3pcf", "{t}/d.npy", "--rbins", "lin:5:30:3", "--box", "100", "--lmax", "-1"], "--lmax must be >= 0"),
     (["3pcf", "{t}/d.npy", "--rbins", "lin:5:30:3", "--randoms", "{t}/d.npy", "--lmax", "2"], "--lmax with --randoms"),
-    (["3pcf", "{t}/d.npy", "--rbins", "lin:5:30:3", "--box", "100", "--out", "{t}/no/z.json"], "--out .* does not exist"),
+    (["3pcf", "{t}/d.npy", "--rbins", "lin:5:30:3", "--box", "100", "--counts", "--out", "{t}/no/z.json"],
+     "--out .* does not exist"),
+    (["simulate", "--a-init", "1.2", "--out", "{t}/run"], r"--a-init must be a scale factor between 0 and 1 .*got 1\.2\.$"),
+    (["simulate", "--snapshots", "0.5", "1.5", "--out", "{t}/run"], r"--snapshots must be .* \(--a-init 0\.1, 1\] .*got 1\.5\.$"),
+    (["simulate", "--snapshots", "0.05", "--out", "{t}/run"], r"--snapshots .*got 0\.05\.$"),
+    (["simulate", "--snapshots", "0.5", "0.5", "--out", "{t}/run"], "--snapshots lists a scale factor twice"),
+    (["simulate", "--mesh", "2", "--out", "{t}/run"], "--mesh must be a whole number >= 4"),
+    (["simulate", "--box", "-1", "--out", "{t}/run"], "--box must be a positive"),
     (["demo", "--out", "{t}/d.npy"], "--out .* is a file"),
 ]
 
@@ -66,7 +79,8 @@ def test_bad_input_is_one_line_on_stderr_and_status_2(files, capsys, argv, match
     assert len(err) == 1, err
     assert err[0].startswith(f"cosmojax {argv[0]}: error: ")
     assert re.search(match, err[0]), err[0]
-    assert "Traceback" not in err[0] and "box_size" not in err[0]
+    assert "Traceback" not in err[0] and "box_size" not in err[0] and "np.float64" not in err[0]
+    assert not os.path.exists(files / "run")  # refused before any output folder was made
 
 
 def test_out_path_is_checked_before_the_pairs_are_counted(files, capsys, monkeypatch):

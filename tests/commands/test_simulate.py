@@ -25,13 +25,19 @@ def test_simulate_writes_snapshots_and_a_power_spectrum_plot(tmp_path, capsys):
     early, late = summary["power"]["0.5000"], summary["power"]["1.0000"]
     # structure grows: the largest-scale power rises between a = 0.5 and 1
     assert late["power"][0] > early["power"][0] > 0
+    # the references drawn in pk.png: linear theory and halofit at each snapshot
+    from cosmojax.cosmology import growth_factor, planck2018
+
+    growth = float(growth_factor(planck2018(), 1.0) / growth_factor(planck2018(), 0.5))
+    np.testing.assert_allclose(np.divide(late["linear"], early["linear"]), growth**2, rtol=1e-4)
+    assert all(h >= 0.98 * l for h, l in zip(late["halofit"], late["linear"]))
     assert os.path.getsize(out / "pk.png") > 1000
 
 
 def test_simulate_rejects_bad_input(tmp_path, capsys):
     argv = ["simulate", "--mesh", "8", "--box", "64", "--a-init", "1.5", "--out", str(tmp_path), "--no-progress"]
     assert main(argv) == 2
-    assert "a_init" in capsys.readouterr().err
+    assert "--a-init must be a scale factor between 0 and 1" in capsys.readouterr().err
     assert main(["simulate", "--steps", "-1", "--out", str(tmp_path), "--no-progress"]) == 2
 
 

@@ -55,6 +55,7 @@ def test_3pcf_command_with_randoms_and_multipoles(catalogues, capsys):
                  "--box", "100"]) == 0
     rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
     assert [(int(r["b1"]), int(r["b2"]), int(r["b3"])) for r in rows] == [(0, 0, 0), (1, 0, 0), (1, 1, 0), (1, 1, 1)]
+    assert [(float(r["r1_lo"]), float(r["r1_hi"]), float(r["r3_hi"])) for r in rows][1] == (12.0, 18.0, 12.0)
     assert all(int(r["RRR"]) > 0 for r in rows)
     assert all(abs(float(r["zeta"])) < 1.0 for r in rows)
     out = tmp / "zl.json"
@@ -74,3 +75,37 @@ def test_bad_arguments_exit_with_status_2(catalogues, capsys):
     assert main(["xi", str(tmp / "data.npy"), "--rbins", "0", "60", "--box", "100"]) == 2
     assert main(["xi", str(tmp / "missing.npy"), "--rbins", "0", "10"]) == 2
     np.testing.assert_allclose(parse_bins(["log:1:100:2"]), [1.0, 10.0, 100.0])
+
+
+def test_tables_use_newline_line_endings_and_name_their_figure(catalogues, capsys):
+    tmp, data, _ = catalogues
+    assert main(["xi", str(tmp / "data.npy"), "--box", "100", "--rbins", "log:2:40:6"]) == 0
+    captured = capsys.readouterr()
+    assert "\r" not in captured.out and captured.out.count("\n") == 7  # header + 6 bins, no figure
+    assert "counting pairs of 400 points" in captured.err
+    assert not list(tmp.glob("*.png"))
+    out = tmp / "xi.csv"
+    assert main(["xi", str(tmp / "data.npy"), "--box", "100", "--rbins", "log:2:40:6", "--out", str(out)]) == 0
+    assert b"\r" not in out.read_bytes()
+    assert (tmp / "xi.png").read_bytes()[:4] == b"\x89PNG"  # beside --out, named after it
+    assert f"wrote {out} and {tmp / 'xi.png'}" in capsys.readouterr().err
+    assert main(["xi", str(tmp / "data.npy"), "--box", "100", "--rbins", "log:2:40:6", "--out",
+                 str(tmp / "xi2.json"), "--no-plot"]) == 0
+    assert not (tmp / "xi2.png").exists()
+    assert main(["3pcf", str(tmp / "data.npy"), "--box", "100", "--rbins", "lin:6:18:2", "--lmax", "2",
+                 "--out", str(tmp / "zeta.csv"), "--plot", str(tmp / "zeta_maps.pdf")]) == 0
+    assert (tmp / "zeta_maps.pdf").read_bytes()[:4] == b"%PDF" and not (tmp / "zeta.png").exists()
+
+
+def test_3pcf_counts_only_when_asked_and_they_are_the_triplet_counts(catalogues):
+    from cosmojax.stats.triplets import triplet_counts
+
+    tmp, data, _ = catalogues
+    out = tmp / "ddd.json"
+    assert main(["3pcf", str(tmp / "data.npy"), "--box", "100", "--rbins", "lin:6:18:2", "--counts",
+                 "--out", str(out)]) == 0
+    table = json.loads(out.read_text())
+    assert table["meta"]["quantity"].startswith("raw triangle counts DDD")
+    expect = triplet_counts(data, edges=np.array([6.0, 12.0, 18.0]), box_size=100.0).counts
+    assert [r["DDD"] for r in table["rows"]] == [int(expect[a, b, c]) for a, b, c in [(0, 0, 0), (1, 0, 0), (1, 1, 0), (1, 1, 1)]]
+    assert all(set(r) >= {"r1_lo", "r1_hi", "r2_lo", "r2_hi", "r3_lo", "r3_hi"} for r in table["rows"])
