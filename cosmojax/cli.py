@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def compilation_cache_folder() -> str | None:
     """The folder where sub-commands keep JAX's compiled programs between runs, so that a
-    second ``cosmojax simulate`` of the same size starts at once: ``$JAX_COMPILATION_CACHE_DIR``
+    second run of the same size skips the compilations that took over a second:
+    ``$JAX_COMPILATION_CACHE_DIR``
     when set, else ``$XDG_CACHE_HOME/cosmojax/jax`` (``~/.cache/cosmojax/jax``). None when
     ``COSMOJAX_NO_CACHE`` is set or the folder cannot be created (the command then compiles
     as usual)."""

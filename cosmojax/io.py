@@ -13,6 +13,7 @@ import io as _bytes_io
 import json
 import os
 import pickle
+import secrets
 import tempfile
 import zipfile
 from typing import Any, Sequence
@@ -183,25 +184,24 @@ def write_atomic(path: str | os.PathLike, data: bytes | str) -> str:
     path = os.fspath(path)
     blob = data.encode() if isinstance(data, str) else bytes(data)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    while True:  # a fresh name beside the target, created with the permissions umask gives any new file
+        tmp = os.path.join(folder, f"{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(blob)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_snapshot(path: str | os.PathLike, meta: dict | None = None, **arrays) -> str:

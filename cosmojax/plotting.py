@@ -49,7 +49,7 @@ def log_axis(ax, which: str = "x") -> None:
 
 
 def _plain(value, _pos=None) -> str:
-    """A tick label: 0.05, 0.1, 2, 500, 1e+04 (scientific beyond 1e-3 .. 1e4)."""
+    """A tick label: 0.05, 0.1, 2, 500 as plain numbers; 10^4, 2 x 10^-4 outside 1e-3 .. 1e4."""
     if value == 0:
         return "0"
     if 1e-3 <= abs(value) < 1e4:

@@ -7,6 +7,7 @@ import json
 import os
 import time
 
+from cosmojax.commands._nbins import check_box
 from cosmojax.commands._runs import add_mesh_arguments, add_output_arguments, check_out_dir
 
 
@@ -126,8 +127,7 @@ def _check_arguments(args) -> None:
                          f"got {' '.join(f'{a:g}' for a in bad)}.")
     if len(set(args.snapshots)) != len(args.snapshots):
         raise ValueError(f"--snapshots lists a scale factor twice: {' '.join(f'{a:g}' for a in args.snapshots)}.")
-    if not args.box > 0:
-        raise ValueError(f"--box must be a positive box side in Mpc/h; got {args.box:g}.")
+    check_box(args.box)
     if args.force_factor < 1:
         raise ValueError(f"--force-factor must be a whole number >= 1; got {args.force_factor}.")
 
