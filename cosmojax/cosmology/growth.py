@@ -52,11 +52,15 @@ class GrowthTable(NamedTuple):
     d2_second: jax.Array
 
 
-def _rhs(cosmo, lna, y):
-    d1, d1p, d2, d2p = y
+def _coefficients(cosmo, lna):
+    """The growth ODE's friction 2 + dlnE/dlna and source 3/2 Omega_m(a) at ``lna``."""
     a = jnp.exp(lna)
-    friction = 2.0 + dlnhubble_dlna(cosmo, a)
-    source = 1.5 * omega_m_a(cosmo, a)
+    return 2.0 + dlnhubble_dlna(cosmo, a), 1.5 * omega_m_a(cosmo, a)
+
+
+def _rhs(coefficients, y):
+    friction, source = coefficients
+    d1, d1p, d2, d2p = y
     return jnp.stack([d1p, -friction * d1p + source * d1, d2p, -friction * d2p + source * (d2 - d1 * d1)])
 
 
@@ -73,24 +77,29 @@ def growth_table(cosmo) -> GrowthTable:
 @jax.jit
 def _solve_growth(cosmo) -> GrowthTable:
     dtype = jnp.result_type(float)
-    lna = jnp.asarray(_LNA0 + _DLNA * np.arange(_N_NODES), dtype=dtype)
     a0 = jnp.asarray(A_MIN, dtype=dtype)
     f0 = omega_m_a(cosmo, a0) ** 0.55
     d2_0 = -3.0 / 7.0 * a0 * a0
     y0 = jnp.stack([a0, f0 * a0, d2_0, 2.0 * f0 * d2_0]).astype(dtype)
     h = jnp.asarray(_DLNA, dtype=dtype)
+    # The background enters only through two coefficients: evaluate them on every node and
+    # half-node at once, so the RK4 loop (and its gradient) is a small linear recurrence.
+    friction, source = _coefficients(cosmo, _LNA0 + 0.5 * h * jnp.arange(2 * _N_NODES - 1, dtype=dtype))
+    start, middle, end = (slice(0, -1, 2), slice(1, None, 2), slice(2, None, 2))
 
-    def step(y, x):
-        k1 = _rhs(cosmo, x, y)
-        k2 = _rhs(cosmo, x + 0.5 * h, y + 0.5 * h * k1)
-        k3 = _rhs(cosmo, x + 0.5 * h, y + 0.5 * h * k2)
-        k4 = _rhs(cosmo, x + h, y + h * k3)
+    def step(y, c):
+        c0, c_half, c1 = (c[0], c[1]), (c[2], c[3]), (c[4], c[5])
+        k1 = _rhs(c0, y)
+        k2 = _rhs(c_half, y + 0.5 * h * k1)
+        k3 = _rhs(c_half, y + 0.5 * h * k2)
+        k4 = _rhs(c1, y + h * k3)
         y_next = y + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
         return y_next, y_next
 
-    _, ys = jax.lax.scan(step, y0, lna[:-1])
+    per_step = jnp.stack([c[part] for part in (start, middle, end) for c in (friction, source)], axis=1)
+    _, ys = jax.lax.scan(step, y0, per_step)
     ys = jnp.concatenate([y0[None], ys], axis=0)
-    second = jax.vmap(lambda x, y: _rhs(cosmo, x, y))(lna, ys)
+    second = jax.vmap(_rhs, in_axes=((0, 0), 0))((friction[::2], source[::2]), ys)
     norm = ys[_STEPS_TO_TODAY, 0]
     return GrowthTable(
         d1=ys[:, 0] / norm,

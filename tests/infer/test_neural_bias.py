@@ -189,22 +189,23 @@ def one_filter_problem(n):
     return cfg, fam, net, params, counts, rate
 
 
-def test_hmc_at_32_cubed_converges_and_recovers_sigma8_and_the_halo_field():
-    """The end-to-end check on a 32^3 mesh (23 916 haloes): two blackjax chains from the MAP,
-    one after the other (on a CPU, cheaper than vmapped chains that wait for each other)."""
-    cfg, fam, net, params, counts, true_rate = one_filter_problem(32)
+def test_hmc_at_24_cubed_converges_and_recovers_sigma8_and_the_halo_field():
+    """The end-to-end check on a 24^3 mesh (10 149 haloes): two blackjax chains from the MAP,
+    one after the other (on a CPU, cheaper than vmapped chains that wait for each other).
+    ``benchmarks/bench_hmc.py`` runs the same problem at 32^3 and 64^3 with four chains."""
+    cfg, fam, net, params, counts, true_rate = one_filter_problem(24)
     post = make_posterior(counts, fam, net, params, cfg)
     start = {"weights": ravel_pytree(net.init(jax.random.key(3), true_rate))[0], "sigma8": jnp.asarray(0.7)}
     best, _ = find_map(post, start, steps=800)
     result = sample_posterior(
-        jax.random.key(4), post, best, num_warmup=150, num_samples=600, num_chains=2, chain_method="sequential"
+        jax.random.key(4), post, best, num_warmup=150, num_samples=400, num_chains=2, chain_method="sequential"
     )
     assert result.max_rhat < 1.01
-    assert result.min_ess > 150
-    assert result.divergences <= 3
+    assert result.min_ess > 100
+    assert result.divergences <= 8  # 1% of the draws
     lo8, hi8 = np.percentile(result.flat("sigma8"), [2.5, 97.5])
     assert lo8 < COSMO.sigma8 < hi8
-    assert hi8 - lo8 < 0.05  # the data, not the prior (sd 0.2), set the width
+    assert hi8 - lo8 < 0.06  # the data, not the prior (sd 0.2), set the width
     lo, hi = rate_interval(post, result)
     inside = (np.asarray(true_rate) >= lo) & (np.asarray(true_rate) <= hi)
     assert inside.mean() > 0.95
