@@ -11,6 +11,7 @@ with A fixed by sigma(8 Mpc/h, a=1) = sigma8 (real-space top hat). k in h/Mpc, P
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -79,27 +80,26 @@ def tophat_window(x):
     return jnp.where(small, 1.0 - x2 / 10.0 + x2 * x2 / 280.0, exact)
 
 
-def _sigma2_of_grid(power_on_grid, r):
-    """sigma^2(r) of the unnormalised power sampled on the ``_LNK`` grid; shape of ``r``."""
-    lnk = jnp.asarray(_LNK, dtype=power_on_grid.dtype)
+def _sigma2_unnormalised(cosmo, r, transfer):
+    dtype = jnp.result_type(float)
+    lnk = jnp.asarray(_LNK, dtype=dtype)
     k = jnp.exp(lnk)
-    w = tophat_window(k * jnp.asarray(r, dtype=power_on_grid.dtype)[..., None])
-    integrand = k**3 * power_on_grid * w**2 / (2.0 * jnp.pi**2)
+    pk = _shape(cosmo, k, transfer)
+    w = tophat_window(k * jnp.asarray(r, dtype=dtype)[..., None])
+    integrand = k**3 * pk * w**2 / (2.0 * jnp.pi**2)
     return jnp.trapezoid(integrand, lnk, axis=-1)
 
 
-def _normalised_shape(cosmo, k, transfer):
-    """P(k, a = 1) normalised to sigma8, and the unnormalised power on the ``_LNK`` grid.
+@functools.partial(jax.jit, static_argnames="name")
+def _amplitude_compiled(cosmo, name, table):
+    return cosmo.sigma8**2 / _sigma2_unnormalised(cosmo, 8.0, name if table is None else table)
 
-    The transfer function is evaluated once on the integration grid and ``k`` together, so
-    a program (and its gradient) holds one copy of it, not one for the normalisation and
-    one for ``k``.
-    """
-    grid = jnp.exp(jnp.asarray(_LNK, dtype=jnp.result_type(float)))
-    both = _shape(cosmo, jnp.concatenate([grid, k.ravel()]), transfer)
-    on_grid = both[: grid.size]
-    amplitude = cosmo.sigma8**2 / _sigma2_of_grid(on_grid, 8.0)
-    return amplitude * both[grid.size :].reshape(k.shape), on_grid
+
+def _amplitude(cosmo, transfer):
+    """A of P = A k^n_s T^2 (or A P_table) so that sigma(8 Mpc/h) = sigma8; compiled once."""
+    if isinstance(transfer, PowerTable):
+        return _amplitude_compiled(cosmo, None, PowerTable(jnp.asarray(transfer.k), jnp.asarray(transfer.power)))
+    return _amplitude_compiled(cosmo, transfer, None)
 
 
 def linear_power(cosmo, k, a=1.0, transfer="eisenstein_hu"):
@@ -127,7 +127,7 @@ def linear_power(cosmo, k, a=1.0, transfer="eisenstein_hu"):
     cosmo = check_cosmology(cosmo, baryons=not isinstance(transfer, PowerTable))
     a = check_scale_factor("a", a)
     k = as_float_array(positive_or_nan("k", k))
-    shape, _ = _normalised_shape(cosmo, k, transfer)
+    shape = _amplitude(cosmo, transfer) * _shape(cosmo, k, transfer)
     if isinstance(a, (int, float)) and a == 1.0:
         return shape  # D(1) = 1 by definition: no growth ODE to solve
     return shape * growth_factor(cosmo, a) ** 2
@@ -153,6 +153,5 @@ def sigma_r(cosmo, r, a=1.0, transfer="eisenstein_hu"):
     cosmo = check_cosmology(cosmo, baryons=not isinstance(transfer, PowerTable))
     r = as_float_array(positive_or_nan("r", r))
     a = check_scale_factor("a", a)
-    _, on_grid = _normalised_shape(cosmo, jnp.zeros((0,), r.dtype), transfer)
-    sigma2 = cosmo.sigma8**2 * _sigma2_of_grid(on_grid, r) / _sigma2_of_grid(on_grid, 8.0)
+    sigma2 = _amplitude(cosmo, transfer) * _sigma2_unnormalised(cosmo, r, transfer)
     return jnp.sqrt(sigma2) * growth_factor(cosmo, a)
