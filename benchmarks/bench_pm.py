@@ -8,7 +8,8 @@ for JaxPM, the ratio of its final P(k) to cosmojax's.
     python benchmarks/bench_pm.py             # 64^3 and 128^3
     python benchmarks/bench_pm.py --full      # 64^3, 128^3 and 256^3
 
-With ``--fidelity`` it measures large-scale fidelity instead of speed: a clustered run of n^3 particles in a 2n Mpc/h box from a = 0.02 (paired-fixed initial
+With ``--fidelity`` it measures large-scale fidelity instead of speed: a clustered run of n^3 particles in a 2n Mpc/h box
+(``--spacing`` sets the Mpc/h per particle) from a = 0.02 (paired-fixed initial
 noise: noise and -noise with fixed amplitudes) whose z = 0 power, painted on a 2n mesh with
 CIC and deconvolved, is divided mode by mode by the linear power and by halofit's
 P_NL / P_lin in bins centred on k = 0.05, 0.1, 0.2, 0.3, 0.5, 0.8 h/Mpc (those below half
@@ -196,11 +197,11 @@ FIDELITY_RUNS = (
 QUICK_FIDELITY_RUNS = (FIDELITY_RUNS[0], FIDELITY_RUNS[6])
 
 
-def bench_fidelity(n, steps, cosmo, peer=True, realisations=1, runs=FIDELITY_RUNS, peer_factors=(2, 1)):
+def bench_fidelity(n, steps, cosmo, peer=True, realisations=1, runs=FIDELITY_RUNS, peer_factors=(2, 1), spacing=2.0):
     """Large-scale fidelity of clustered runs: one JSON line per code and force option
     (``runs``, and PM++ at each of ``peer_factors``), the ratio averaged over
-    ``realisations`` paired-fixed pairs (seeds 0, 1, ...)."""
-    box = 2.0 * n
+    ``realisations`` paired-fixed pairs (seeds 0, 1, ...), ``spacing`` Mpc/h between particles."""
+    box = spacing * n
     if peer:
         try:
             # importing PM++ turns on jax_enable_x64 for the whole process: do it before any
@@ -258,6 +259,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-peer", action="store_true", help="skip the peer (JaxPM for timings, PM++ for fidelity)")
     parser.add_argument("--fidelity", action="store_true",
                         help="the large-scale fidelity table (P / linear x halofit) of clustered runs instead of timings")
+    parser.add_argument("--spacing", type=float, default=2.0,
+                        help="--fidelity: Mpc/h between particles, the box is spacing x mesh (default 2)")
     parser.add_argument("--realisations", type=int, default=1,
                         help="paired-fixed pairs averaged in the fidelity table (default 1)")
     args = parser.parse_args(argv)
@@ -268,7 +271,8 @@ def main(argv=None) -> int:
     if args.fidelity:
         runs = QUICK_FIDELITY_RUNS if args.quick else FIDELITY_RUNS
         for n in args.mesh or ([16] if args.quick else meshes):
-            bench_fidelity(n, args.steps, cosmo, peer=not args.no_peer, realisations=args.realisations, runs=runs)
+            bench_fidelity(n, args.steps, cosmo, peer=not args.no_peer, realisations=args.realisations, runs=runs,
+                           spacing=args.spacing)
         return 0
     for n in meshes:
         config = SimConfig(mesh_shape=n, box_size=4.0 * n, a_init=0.1, steps=args.steps)
