@@ -85,10 +85,12 @@ def _solve_growth(cosmo) -> GrowthTable:
     # The background enters only through two coefficients: evaluate them on every node and
     # half-node at once, so the RK4 loop (and its gradient) is a small linear recurrence.
     friction, source = _coefficients(cosmo, _LNA0 + 0.5 * h * jnp.arange(2 * _N_NODES - 1, dtype=dtype))
-    start, middle, end = (slice(0, -1, 2), slice(1, None, 2), slice(2, None, 2))
+
+    def at(nodes):
+        return friction[nodes], source[nodes]
 
     def step(y, c):
-        c0, c_half, c1 = (c[0], c[1]), (c[2], c[3]), (c[4], c[5])
+        c0, c_half, c1 = c  # the coefficients at the step's start, middle and end
         k1 = _rhs(c0, y)
         k2 = _rhs(c_half, y + 0.5 * h * k1)
         k3 = _rhs(c_half, y + 0.5 * h * k2)
@@ -96,10 +98,9 @@ def _solve_growth(cosmo) -> GrowthTable:
         y_next = y + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
         return y_next, y_next
 
-    per_step = jnp.stack([c[part] for part in (start, middle, end) for c in (friction, source)], axis=1)
-    _, ys = jax.lax.scan(step, y0, per_step)
+    _, ys = jax.lax.scan(step, y0, (at(slice(0, -1, 2)), at(slice(1, None, 2)), at(slice(2, None, 2))))
     ys = jnp.concatenate([y0[None], ys], axis=0)
-    second = jax.vmap(_rhs, in_axes=((0, 0), 0))((friction[::2], source[::2]), ys)
+    second = jax.vmap(_rhs)(at(slice(None, None, 2)), ys)
     norm = ys[_STEPS_TO_TODAY, 0]
     return GrowthTable(
         d1=ys[:, 0] / norm,
