@@ -218,6 +218,30 @@ def _flat_indices_and_weights(pos, shape, cells, order):
         yield flat, weight
 
 
+def _stencil_slabs(pos, shape, cells, order):
+    """Yield, for each offset along the first axis, (flat index (N, order^(d-1)), weight
+    (N, order^(d-1))): the stencil's other axes broadcast together.
+
+    Painting scatters one slab at a time: ``order`` scatters instead of ``order^d``, which
+    XLA compiles several times faster (TSC: 3 instead of 27) and whose gradient runs faster.
+    """
+    pos_grid = pos / jnp.asarray(cells, dtype=pos.dtype)
+    stencil = _stencil(pos_grid, order)
+    strides = np.cumprod((1,) + tuple(shape[::-1]))[:-1][::-1]
+    n, d = pos.shape[0], len(shape)
+    inner, inner_weight = jnp.zeros((n,) + (1,) * (d - 1), jnp.int32), 1.0
+    for axis in range(1, d):
+        index, w = stencil[axis]
+        expand = (slice(None),) + tuple(slice(None) if a == axis else None for a in range(1, d))
+        inner = inner + ((index % shape[axis]) * int(strides[axis]))[expand]
+        inner_weight = inner_weight * w[expand]
+    index, w = stencil[0]
+    lead = (slice(None),) + (None,) * (d - 1)
+    for o in range(order):
+        flat = inner + ((index[:, o] % shape[0]) * int(strides[0]))[lead]
+        yield flat.reshape(n, -1), (inner_weight * w[:, o][lead]).reshape(n, -1)
+
+
 def _check_particles(pos, weights, ndim):
     check_real("pos", pos)
     check_positions("pos", pos, ndim)
@@ -257,8 +281,9 @@ def paint(pos, mesh_shape: Sequence[int], box_size, weights=None, scheme: str = 
 
     def paint_all(p, m):
         mesh = jnp.zeros(int(np.prod(shape)), pos.dtype)
-        for flat, w in _flat_indices_and_weights(p, shape, cells, _ORDER[scheme]):
-            mesh = mesh.at[flat].add(w * m)
+        for flat, w in _stencil_slabs(p, shape, cells, _ORDER[scheme]):
+            # in range by construction (every index is reduced modulo the mesh)
+            mesh = mesh.at[flat.reshape(-1)].add((w * m[:, None]).reshape(-1), mode="promise_in_bounds")
         return mesh
 
     if chunk_size is None or chunk_size >= pos.shape[0]:

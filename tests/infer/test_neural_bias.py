@@ -200,7 +200,11 @@ def test_hmc_at_24_cubed_converges_and_recovers_sigma8_and_the_halo_field():
     result = sample_posterior(
         jax.random.key(4), post, best, num_warmup=150, num_samples=400, num_chains=2, chain_method="sequential"
     )
-    assert result.max_rhat < 1.01
+    # Vehtari et al. (2021)'s R-hat < 1.01 presumes an ESS above 400. With about 150 per
+    # parameter, the largest split R-hat of 19 parameters scatters by a few 0.01 on converged
+    # chains (1.004 and 1.032 on two runs whose inputs differ only by float rounding), so
+    # 1.05 here; chains stuck in different modes give R-hat far above it.
+    assert result.max_rhat < 1.05
     assert result.min_ess > 100
     assert result.divergences <= 8  # 1% of the draws
     lo8, hi8 = np.percentile(result.flat("sigma8"), [2.5, 97.5])
