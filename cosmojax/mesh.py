@@ -203,11 +203,15 @@ def _stencil(pos_grid, order: int):
     return out
 
 
+def _stencil_and_strides(pos, shape, cells, order):
+    """``_stencil`` of positions ``pos`` (N, d), Mpc/h, and the row-major strides of ``shape``."""
+    strides = np.cumprod((1,) + tuple(shape[::-1]))[:-1][::-1]
+    return _stencil(pos / jnp.asarray(cells, dtype=pos.dtype), order), strides
+
+
 def _flat_indices_and_weights(pos, shape, cells, order):
     """Yield (flat index (N,), weight (N,)) for every point of the d-dimensional stencil."""
-    pos_grid = pos / jnp.asarray(cells, dtype=pos.dtype)
-    stencil = _stencil(pos_grid, order)
-    strides = np.cumprod((1,) + tuple(shape[::-1]))[:-1][::-1]
+    stencil, strides = _stencil_and_strides(pos, shape, cells, order)
     for offsets in itertools.product(range(order), repeat=len(shape)):
         flat = 0
         weight = 1.0
@@ -225,9 +229,7 @@ def _stencil_slabs(pos, shape, cells, order):
     Painting scatters one slab at a time: ``order`` scatters instead of ``order^d``, which
     XLA compiles several times faster (TSC: 3 instead of 27) and whose gradient runs faster.
     """
-    pos_grid = pos / jnp.asarray(cells, dtype=pos.dtype)
-    stencil = _stencil(pos_grid, order)
-    strides = np.cumprod((1,) + tuple(shape[::-1]))[:-1][::-1]
+    stencil, strides = _stencil_and_strides(pos, shape, cells, order)
     n, d = pos.shape[0], len(shape)
     inner, inner_weight = jnp.zeros((n,) + (1,) * (d - 1), jnp.int32), 1.0
     for axis in range(1, d):
