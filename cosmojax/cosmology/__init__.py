@@ -13,6 +13,7 @@ from cosmojax.cosmology.background import (
     luminosity_distance,
     omega_m_a,
     transverse_comoving_distance,
+    transverse_from_comoving,
 )
 from cosmojax.cosmology.growth import (
     GrowthTable,
@@ -26,10 +27,10 @@ from cosmojax.cosmology.growth import (
     growth_rate_second_from_table,
     growth_table,
 )
-from cosmojax.cosmology.halofit import halofit_parameters, halofit_power
+from cosmojax.cosmology.halofit import halofit_from_parameters, halofit_parameters, halofit_power
 from cosmojax.cosmology.parameters import Cosmology, planck2018
 from cosmojax.cosmology.primed import LinearTheory, prime
-from cosmojax.cosmology.power import PowerTable, linear_power, sigma_r, tophat_window
+from cosmojax.cosmology.power import PowerTable, linear_power, linear_power_table, sigma_r, tophat_window
 from cosmojax.cosmology.transfer import eisenstein_hu, eisenstein_hu_nowiggle, sound_horizon
 
 __all__ = [
@@ -60,8 +61,11 @@ __all__ = [
     "sound_horizon",
     "PowerTable",
     "linear_power",
+    "linear_power_table",
     "sigma_r",
     "tophat_window",
     "halofit_power",
     "halofit_parameters",
+    "halofit_from_parameters",
+    "transverse_from_comoving",
 ]

@@ -154,7 +154,21 @@ def transverse_comoving_distance(cosmo, a):
     jit/vmap/grad an invalid traced cosmology or ``a`` gives NaN (module docstring).
     """
     cosmo = check_cosmology(cosmo)
-    chi = comoving_distance(cosmo, a)
+    return transverse_from_comoving(cosmo, comoving_distance(cosmo, a))
+
+
+def transverse_from_comoving(cosmo, chi):
+    """f_K(chi): the transverse comoving distance of a comoving separation ``chi``, Mpc/h.
+
+    .. math:: f_K(\\chi) = \\chi\\, \\frac{\\sinh(\\sqrt{\\Omega_k}\\, \\chi / D_H)}{\\sqrt{\\Omega_k}\\, \\chi / D_H}
+
+    (sin for Omega_k < 0, chi itself when flat), with D_H = c/H0. Use it for distances
+    between two points on one line of sight, e.g. f_K(chi_s - chi) in lensing kernels.
+    ``chi``: any shape, Mpc/h; returns its shape. jit, vmap and grad safe (including
+    through Omega_k = 0); ``chi`` is not checked.
+    """
+    cosmo = check_cosmology(cosmo)
+    chi = as_float_array(chi)
     x = cosmo.Omega_k * (chi / HUBBLE_DISTANCE) ** 2
     return chi * _sinn_ratio(x)
 

@@ -42,7 +42,7 @@ from cosmojax.cosmology.background import dark_energy_density, hubble, omega_m_a
 from cosmojax.cosmology.parameters import check_cosmology, check_scale_factor
 from cosmojax.cosmology.power import linear_power
 
-__all__ = ["halofit_power", "halofit_parameters"]
+__all__ = ["halofit_power", "halofit_parameters", "halofit_from_parameters"]
 
 #: ln k grid of the sigma(R) integrals, h/Mpc: 1e-5 to 1e4, 2048 points.
 _LNK = np.linspace(np.log(1e-5), np.log(1e4), 2048)
@@ -166,7 +166,32 @@ def halofit_power(cosmo, k, a=1.0, linear: Optional[Callable] = None, transfer="
     k = jnp.asarray(k, dtype=jnp.result_type(float))
     k_sigma, n, c = halofit_parameters(cosmo, a, linear, transfer)
     p_lin = linear_power(cosmo, k, a, transfer) if linear is None else jnp.asarray(linear(k))
-    a = jnp.asarray(a, dtype=k.dtype)
+    return halofit_from_parameters(cosmo, k, a, p_lin, k_sigma, n, c)
+
+
+def halofit_from_parameters(cosmo, k, a, p_lin, k_sigma, n_eff, curvature):
+    """Halofit's P_NL from the linear power and the halofit parameters, at any (k, a).
+
+    The formula of ``halofit_power`` with its three parameters given instead of solved
+    for: use it to evaluate many times from parameters tabulated once (e.g. interpolated
+    in a, as the projected spectra do), or with parameters from another linear power.
+
+    Parameters
+    ----------
+    cosmo : Cosmology (Omega_m(a), Omega_de(a) and w(a) enter the coefficients)
+    k : array, h/Mpc, > 0
+    a : array broadcastable with ``k``, scale factor > 0
+    p_lin : array broadcastable with ``k``, the linear P(k, a), (Mpc/h)^3
+    k_sigma, n_eff, curvature : arrays broadcastable with ``k``, the nonlinear wavenumber
+        (h/Mpc), effective index and curvature at ``a`` (``halofit_parameters``)
+
+    Returns
+    -------
+    array, the broadcast shape, (Mpc/h)^3. jit, vmap and grad safe in every argument. The
+    inputs are not checked here (``halofit_power`` checks its own): pass valid values.
+    """
+    n, c = n_eff, curvature
+    a = jnp.asarray(a, dtype=jnp.result_type(k))
     om = omega_m_a(cosmo, a)
     ode = cosmo.Omega_de * dark_energy_density(cosmo, a) / hubble(cosmo, a) ** 2
     w = cosmo.w0 + cosmo.wa * (1.0 - a)

@@ -155,3 +155,26 @@ def sigma_r(cosmo, r, a=1.0, transfer="eisenstein_hu"):
     a = check_scale_factor("a", a)
     sigma2 = _amplitude(cosmo, transfer) * _sigma2_unnormalised(cosmo, r, transfer)
     return jnp.sqrt(sigma2) * growth_factor(cosmo, a)
+
+
+def linear_power_table(cosmo, transfer="eisenstein_hu") -> PowerTable:
+    """The linear P(k, a = 1) on the fixed grid of the sigma(R) integrals, from one
+    evaluation of the transfer function.
+
+    The grid is 2048 points uniform in ln k from 1e-5 to 1e3 h/Mpc; the amplitude is
+    normalised to ``cosmo.sigma8`` with the same samples, so the table equals
+    ``linear_power(cosmo, k, 1.0, transfer)`` at its nodes. Programs that read the linear
+    power at many (k, a) (the projected spectra) interpolate it instead of evaluating,
+    and compiling, the transfer function again.
+
+    Returns ``PowerTable(k (2048,) h/Mpc, power (2048,) (Mpc/h)^3)``. jit, vmap and grad
+    safe in ``cosmo`` (and a table transfer's power). Checks as ``linear_power``.
+    """
+    _check_transfer(transfer)
+    cosmo = check_cosmology(cosmo, baryons=not isinstance(transfer, PowerTable))
+    dtype = jnp.result_type(float)
+    lnk = jnp.asarray(_LNK, dtype=dtype)
+    k = jnp.exp(lnk)
+    shape = _shape(cosmo, k, transfer)
+    sigma2 = jnp.trapezoid(k**3 * shape * tophat_window(8.0 * k) ** 2 / (2.0 * jnp.pi**2), lnk)
+    return PowerTable(k, cosmo.sigma8**2 / sigma2 * shape)

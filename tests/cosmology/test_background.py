@@ -86,3 +86,17 @@ def test_jit_and_vmap(x64):
 def test_background_vmaps_over_cosmologies_and_jits(name):
     fn = getattr(background, name)
     assert_vmap_and_jit(lambda c, a: fn(c, a), cosmology_batch(), jnp.array([0.3, 0.6, 0.9]), rtol=1e-5)
+
+
+def test_transverse_from_comoving_is_the_transverse_distance(x64):
+    from cosmojax.cosmology import transverse_from_comoving
+
+    a = jnp.asarray([0.9, 0.5, 0.2])
+    for omega_k in (-0.1, 0.0, 0.1):
+        cosmo = planck2018().replace(Omega_k=omega_k)
+        chi = comoving_distance(cosmo, a)
+        np.testing.assert_allclose(transverse_from_comoving(cosmo, chi), transverse_comoving_distance(cosmo, a), rtol=1e-12)
+    # open: f_K(chi) = D_H / sqrt(Omega_k) sinh(sqrt(Omega_k) chi / D_H)
+    cosmo = planck2018().replace(Omega_k=0.1)
+    expected = 2997.92458 / np.sqrt(0.1) * np.sinh(np.sqrt(0.1) * 3000.0 / 2997.92458)
+    assert float(transverse_from_comoving(cosmo, 3000.0)) == pytest.approx(expected, rel=1e-12)

@@ -109,3 +109,15 @@ def test_bad_input_raises_naming_the_argument(call, error, match):
 def test_bad_cosmology_raises():
     with pytest.raises(ValueError, match="sigma8"):
         halofit_power(Cosmology(Omega_c=0.25, Omega_b=0.05, h=0.7, n_s=0.96, sigma8=-0.8), jnp.asarray([0.1]))
+
+
+def test_formula_from_solved_parameters_is_halofit_power(x64):
+    """halofit_from_parameters with halofit_parameters' solution is halofit_power, at any (k, a)."""
+    from cosmojax.cosmology import halofit_from_parameters, halofit_parameters
+
+    cosmo = planck2018().replace(w0=-0.9, wa=0.1)
+    k = jnp.geomspace(1e-3, 10.0, 40)
+    for a in (0.4, 1.0):
+        k_sigma, n_eff, c = halofit_parameters(cosmo, a)
+        direct = halofit_from_parameters(cosmo, k, a, linear_power(cosmo, k, a), k_sigma, n_eff, c)
+        np.testing.assert_allclose(direct, halofit_power(cosmo, k, a), rtol=1e-12)

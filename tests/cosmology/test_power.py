@@ -119,3 +119,15 @@ def test_bad_power_inputs_raise():
 def test_sigma_r_and_window_vmap_and_jit():
     assert_vmap_and_jit(tophat_window, jnp.array([[0.0, 0.05, 0.5], [1.0, 3.0, 10.0]]))
     assert_vmap_and_jit(lambda c, r: sigma_r(c, r), cosmology_batch(), jnp.array([8.0, 10.0, 20.0]), rtol=1e-5)
+
+
+def test_linear_power_table_is_linear_power_at_its_nodes(x64):
+    from cosmojax.cosmology import linear_power_table
+
+    cosmo = planck2018().replace(n_s=0.95, sigma8=0.75)
+    table = linear_power_table(cosmo)
+    assert table.k.shape == table.power.shape == (2048,)
+    np.testing.assert_allclose(table.power, linear_power(cosmo, table.k), rtol=1e-12)
+    # differentiable: d ln P / d ln sigma8 = 2 at every node
+    grad = jax.grad(lambda s8: jnp.log(linear_power_table(cosmo.replace(sigma8=s8)).power[1000]))(0.75)
+    assert float(grad) * 0.75 == pytest.approx(2.0, rel=1e-10)
