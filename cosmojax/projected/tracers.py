@@ -44,7 +44,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_finite
+from cosmojax._validate import check_finite, is_concrete
 from cosmojax.cosmology import HUBBLE_DISTANCE, comoving_distance, transverse_from_comoving
 from cosmojax.projected.redshift import check_distribution, redshift_density
 
@@ -154,13 +154,16 @@ class WeakLensing:
     def z_max(self) -> float:
         return self.nz.z_max
 
-    def components(self, cosmo, grid):
-        """[(kernel (N,) in h/Mpc, ell-factor kind)] on ``grid``."""
+    def kinds(self) -> list[str]:
+        """The ell-factor kind of each component (static)."""
+        return ["spin2" if self.field == "shear" else "laplacian"]
+
+    def kernels(self, cosmo, grid) -> list:
+        """The radial kernel (N,) of each component on ``grid``, h/Mpc."""
         lensing = _lensing_efficiency(cosmo, grid, _source_weight(grid, self.nz))
         amplitude = self.ia_amplitude * ((1.0 + grid.z) / (1.0 + self.ia_z_pivot)) ** self.ia_eta
         alignment = -amplitude * IA_NORMALISATION * cosmo.Omega_m / grid.growth * _density_kernel(cosmo, grid, self.nz)
-        kind = "spin2" if self.field == "shear" else "laplacian"
-        return [((1.0 + self.multiplicative_bias) * (lensing + alignment), kind)]
+        return [(1.0 + self.multiplicative_bias) * (lensing + alignment)]
 
 
 @_tracer(static=())
@@ -181,12 +184,16 @@ class NumberCounts:
     def z_max(self) -> float:
         return self.nz.z_max
 
-    def components(self, cosmo, grid):
-        """[(kernel (N,) in h/Mpc, ell-factor kind)] on ``grid``."""
-        parts = [(self.bias * _density_kernel(cosmo, grid, self.nz), "one")]
+    def kinds(self) -> list[str]:
+        """The ell-factor kind of each component (static)."""
+        return ["one"] if self.magnification_bias is None else ["one", "laplacian"]
+
+    def kernels(self, cosmo, grid) -> list:
+        """The radial kernel (N,) of each component on ``grid``, h/Mpc."""
+        parts = [self.bias * _density_kernel(cosmo, grid, self.nz)]
         if self.magnification_bias is not None:
             lensing = _lensing_efficiency(cosmo, grid, _source_weight(grid, self.nz))
-            parts.append((-(2.0 - 5.0 * self.magnification_bias) * lensing, "laplacian"))
+            parts.append(-(2.0 - 5.0 * self.magnification_bias) * lensing)
         return parts
 
 
@@ -200,15 +207,19 @@ class CMBLensing:
     def z_max(self) -> float:
         return self.z_source
 
-    def components(self, cosmo, grid):
-        """[(kernel (N,) in h/Mpc, "laplacian")]: the lensing efficiency of one source plane."""
+    def kinds(self) -> list[str]:
+        """The ell-factor kind of each component (static)."""
+        return ["laplacian"]
+
+    def kernels(self, cosmo, grid) -> list:
+        """[the lensing efficiency (N,) of one source plane, h/Mpc]."""
         chi_s = comoving_distance(cosmo, jnp.asarray(1.0 / (1.0 + self.z_source), dtype=grid.chi.dtype))
         r_s = transverse_from_comoving(cosmo, chi_s)
         behind = grid.chi < chi_s
         # f_K(chi_s - chi) / f_K(chi_s) by the addition theorem (``_lensing_efficiency``)
         ratio = grid.c_k - grid.r * curvature_cosine(cosmo, r_s) / r_s
         kernel = 1.5 * cosmo.Omega_m * grid.r / (grid.a * HUBBLE_DISTANCE**2) * jnp.where(behind, ratio, 0.0)
-        return [(kernel, "laplacian")]
+        return [kernel]
 
 
 _TRACERS = (WeakLensing, NumberCounts, CMBLensing)
@@ -226,6 +237,8 @@ def check_tracer(tracer, name: str = "tracer") -> None:
             raise ValueError(f"{name}.z_source must be a Python number > 0 (static); got {z!r}.")
         return
     check_distribution(tracer.nz, f"{name}.nz")
+    if is_concrete(tracer.nz):
+        redshift_density(tracer.nz, 0.0)  # raises for a distribution with nothing on its support
     if isinstance(tracer, WeakLensing):
         if tracer.field not in ("shear", "convergence"):
             raise ValueError(f"{name}.field must be 'shear' or 'convergence'; got {tracer.field!r}.")

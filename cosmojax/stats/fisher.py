@@ -164,7 +164,7 @@ def gaussian_likelihood_fisher(model: Callable, theta, covariance=None, *, preci
     if (covariance is None) == (precision is None):
         raise ValueError("give exactly one of covariance and precision.")
     theta = jnp.asarray(theta, dtype=jnp.result_type(float))
-    jac = jax.jacfwd(model)(theta)  # (p, q)
+    jac = jax.jit(jax.jacfwd(model))(theta)  # (p, q); compiled, not op by op, when called eagerly
     if jac.ndim != 2:
         raise ValueError(f"model must map theta (q,) to a data vector (p,); its Jacobian has shape {jac.shape}.")
     n_data = jac.shape[0]

@@ -75,3 +75,17 @@ def test_bad_input_is_refused(kwargs, match):
         gaussian_covariance(**args)
     with pytest.raises(ValueError, match="density must be > 0"):
         shot_noise(0.0)
+
+
+def test_covariance_jits_and_differentiates_in_sky_fraction_and_spectra():
+    ell = np.array([20.0, 40.0])
+    cl = jax.numpy.asarray(_spectra(ell))
+    noise = jax.numpy.asarray([0.1, 0.0, 0.2])
+    eager = gaussian_covariance(cl, ell, 3.0, 0.2, noise)
+    np.testing.assert_allclose(jax.jit(gaussian_covariance)(cl, ell, 3.0, 0.2, noise), eager, rtol=1e-6)
+    # Cov ~ 1 / f_sky: d Cov_00 / d f_sky = -Cov_00 / f_sky; Cov_00 = 2 C~_00^2 / modes
+    grad = jax.grad(lambda f: gaussian_covariance(cl, ell, 3.0, f, noise)[0, 0])(0.2)
+    assert float(grad) == pytest.approx(-float(eager[0, 0]) / 0.2, rel=1e-5)
+    grad_cl = jax.grad(lambda c: gaussian_covariance(c, ell, 3.0, 0.2, noise)[0, 0])(cl)
+    assert float(grad_cl[0, 0, 0]) == pytest.approx(4 * (float(cl[0, 0, 0]) + 0.1) / (41.0 * 3.0 * 0.2), rel=1e-5)
+    np.testing.assert_allclose(jax.jit(data_vector)(cl), data_vector(cl))
