@@ -44,6 +44,7 @@ from cosmojax.projected import (  # noqa: E402
     WeakLensing,
     angular_cl,
     data_vector,
+    pair_indices,
     photoz_bins,
     redshift_density,
 )
@@ -54,7 +55,7 @@ Z_MAX = 3.5
 
 def survey(n_bins: int):
     parent = SmailNZ(0.5, 2.0, 1.5, z_max=Z_MAX)
-    edges = np.quantile(np.linspace(0.2, 2.0, 1000), np.linspace(0.0, 1.0, n_bins + 1))
+    edges = np.linspace(0.2, 2.0, n_bins + 1)
     sources = [WeakLensing(nz, ia_amplitude=0.5, multiplicative_bias=0.01) for nz in photoz_bins(parent, edges, 0.05)]
     lenses = [NumberCounts(GaussianNZ(0.25 + 0.15 * i, 0.05, z_max=Z_MAX), bias=1.3 + 0.1 * i) for i in range(n_bins)]
     return sources + lenses
@@ -132,37 +133,30 @@ def bench_ccl(tracers, ell, repeat, reference):
         return {"ccl": "not installed"}
     cosmo = planck2018()
     z = np.linspace(0.0, Z_MAX, 3501)
+    densities = [np.asarray(redshift_density(t.nz, jnp.asarray(z))) for t in tracers]  # inputs, not timed
 
     def vector():
         c = ccl.Cosmology(Omega_c=cosmo.Omega_c, Omega_b=cosmo.Omega_b, h=cosmo.h, n_s=cosmo.n_s,
                           sigma8=cosmo.sigma8, Neff=0, Omega_g=0, T_CMB=cosmo.T_cmb,
                           transfer_function="eisenstein_hu", matter_power_spectrum="halofit")
         made = []
-        for t in tracers:
-            n = np.asarray(redshift_density(t.nz, jnp.asarray(z)))
+        for t, n in zip(tracers, densities):
             if isinstance(t, WeakLensing):
                 made.append(ccl.WeakLensingTracer(c, dndz=(z, n), ia_bias=(z, np.full_like(z, 0.5))))
             else:
                 made.append(ccl.NumberCountsTracer(c, has_rsd=False, dndz=(z, n), bias=(z, np.full_like(z, t.bias))))
-        out = []
-        for a in range(len(made)):
-            for b in range(a, len(made)):
-                out.append(ccl.angular_cl(c, made[a], made[b], ell))
-        return np.concatenate(out)
+        return np.stack([ccl.angular_cl(c, made[a], made[b], ell) for a, b in pair_indices(len(made))])
 
     theirs = vector()
     seconds = best_time(vector, repeat=max(2, repeat // 2), warmup=0)
     n_bins = len(tracers) // 2
-    factor = np.concatenate([
-        np.full(ell.size, (1.01 if a < n_bins else 1.0) * (1.01 if b < n_bins else 1.0))
-        for a in range(len(tracers)) for b in range(a, len(tracers))
-    ])
+    ours = reference.reshape(-1, ell.size)
+    # cosmojax's shear spectra carry (1 + m) per shear tracer; CCL's have no shear bias
+    autos = [np.max(np.abs(theirs[p] * (1.01**2 if a < n_bins else 1.0) / ours[p] - 1.0))
+             for p, (a, b) in enumerate(pair_indices(len(tracers))) if a == b]
     return {
         "ccl_seconds": seconds, "ccl_fd_jacobian_seconds": 2 * len(PARAMS) * seconds,
-        "ccl_max_rel_diff_autos": float(max(
-            np.max(np.abs(theirs[p * ell.size:(p + 1) * ell.size] * factor[p * ell.size] / reference[p * ell.size:(p + 1) * ell.size] - 1.0))
-            for p, (a, b) in enumerate((a, b) for a in range(len(tracers)) for b in range(a, len(tracers))) if a == b
-        )),
+        "ccl_max_rel_diff_autos": float(max(autos)),
         "ccl_peak_memory_bytes": peak_memory_bytes(),
     }
 

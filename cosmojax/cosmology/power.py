@@ -80,14 +80,18 @@ def tophat_window(x):
     return jnp.where(small, 1.0 - x2 / 10.0 + x2 * x2 / 280.0, exact)
 
 
+def _sigma2_of_samples(lnk, k, pk, r):
+    """sigma^2(r) of a power sampled at ``k`` on the uniform ``lnk`` grid (trapezoid in ln k)."""
+    w = tophat_window(k * r[..., None])
+    integrand = k**3 * pk * w**2 / (2.0 * jnp.pi**2)
+    return jnp.trapezoid(integrand, lnk, axis=-1)
+
+
 def _sigma2_unnormalised(cosmo, r, transfer):
     dtype = jnp.result_type(float)
     lnk = jnp.asarray(_LNK, dtype=dtype)
     k = jnp.exp(lnk)
-    pk = _shape(cosmo, k, transfer)
-    w = tophat_window(k * jnp.asarray(r, dtype=dtype)[..., None])
-    integrand = k**3 * pk * w**2 / (2.0 * jnp.pi**2)
-    return jnp.trapezoid(integrand, lnk, axis=-1)
+    return _sigma2_of_samples(lnk, k, _shape(cosmo, k, transfer), jnp.asarray(r, dtype=dtype))
 
 
 @functools.partial(jax.jit, static_argnames="name")
@@ -176,5 +180,5 @@ def linear_power_table(cosmo, transfer="eisenstein_hu") -> PowerTable:
     lnk = jnp.asarray(_LNK, dtype=dtype)
     k = jnp.exp(lnk)
     shape = _shape(cosmo, k, transfer)
-    sigma2 = jnp.trapezoid(k**3 * shape * tophat_window(8.0 * k) ** 2 / (2.0 * jnp.pi**2), lnk)
+    sigma2 = _sigma2_of_samples(lnk, k, shape, jnp.asarray(8.0, dtype=dtype))
     return PowerTable(k, cosmo.sigma8**2 / sigma2 * shape)

@@ -43,7 +43,7 @@ from cosmojax.cosmology.parameters import check_cosmology
 from cosmojax.cosmology.primed import cosmology_of
 from cosmojax.projected.tracers import RadialGrid, check_tracer, curvature_cosine, ell_factor
 
-__all__ = ["angular_cl", "radial_grid", "matter_power_on_grid", "Z_MIN", "A_HALOFIT_MIN", "HALOFIT_NODES"]
+__all__ = ["angular_cl", "radial_grid", "matter_power", "Z_MIN", "A_HALOFIT_MIN", "HALOFIT_NODES"]
 
 #: First node of the line-of-sight grid (redshift).
 Z_MIN = 1e-4
@@ -128,9 +128,9 @@ def _interpolator(table):
     return power
 
 
-def _halofit_on_grid(theory, k, grid, linear):
-    """Halofit P(k, a) at (L, N) wavenumbers ``k`` and the grid's N scale factors, from the
-    linear P(k, a = 1) callable ``linear``."""
+def _halofit(theory, k, a, growth, linear):
+    """Halofit P(k, a) at wavenumbers ``k`` (..., N) and N scale factors ``a`` with growth
+    ``growth`` = D(a), from the linear P(k, a = 1) callable ``linear``."""
     cosmo = theory.cosmo
     lna = np.linspace(np.log(A_HALOFIT_MIN), 0.0, HALOFIT_NODES)
     a_nodes = jnp.asarray(np.exp(lna), dtype=k.dtype)
@@ -140,7 +140,7 @@ def _halofit_on_grid(theory, k, grid, linear):
 
     k_sigma, n_eff, curvature = jax.vmap(parameters)(a_nodes, growth_factor(theory, a_nodes))
     step = float(lna[1] - lna[0])
-    lna_eff = jnp.log(jnp.maximum(grid.a, A_HALOFIT_MIN))
+    lna_eff = jnp.log(jnp.maximum(a, A_HALOFIT_MIN))
 
     def at_nodes(values):
         return hermite_uniform(lna_eff, float(lna[0]), step, values, jnp.gradient(values, step))
@@ -149,27 +149,31 @@ def _halofit_on_grid(theory, k, grid, linear):
     a_eff = jnp.exp(lna_eff)
     d_eff = growth_factor(theory, a_eff)
     p_nl = halofit_from_parameters(cosmo, k, a_eff, linear(k) * d_eff**2, ks, n, c)
-    return p_nl * (grid.growth / d_eff) ** 2
+    return p_nl * (growth / d_eff) ** 2
 
 
-def matter_power_on_grid(cosmo, k, grid: RadialGrid, power: PowerSpec = "halofit", transfer="eisenstein_hu"):
-    """The matter power P(k, a) at (L, N) wavenumbers and the grid's N times, (Mpc/h)^3.
+def matter_power(cosmo, k, a, power: PowerSpec = "halofit", transfer="eisenstein_hu"):
+    """The matter power P(k, a) of the projected integrals, (Mpc/h)^3.
 
-    ``cosmo``: a Cosmology or a primed LinearTheory (``prime``); ``power``: "halofit",
-    "linear" or a callable ``power(k, a)`` broadcasting (L, N) wavenumbers (h/Mpc) against
-    (1, N) scale factors. The linear power is evaluated once on the grid of
-    ``linear_power_table`` and interpolated (cubic in ln k; relative error < 1e-6).
+    ``cosmo``: a Cosmology or a primed LinearTheory (``prime``); ``k``: (..., N)
+    wavenumbers, h/Mpc, > 0; ``a``: (N,) scale factors (the last axis of ``k`` runs over
+    them); ``power``: "halofit" (solved for a >= ``A_HALOFIT_MIN`` and scaled by growth
+    before, module docstring), "linear" or a callable ``power(k, a)`` broadcasting ``k``
+    against ``a``. The linear power is evaluated once on the grid of ``linear_power_table``
+    and interpolated (cubic in ln k; relative error < 1e-6). Returns the shape of ``k``.
     jit, vmap and grad safe.
     """
+    a = jnp.asarray(a)
     if callable(power):
-        return jnp.asarray(power(k, grid.a[None, :]))
+        return jnp.asarray(power(k, a))
     if power not in ("halofit", "linear"):
         raise ValueError(f"power must be 'halofit', 'linear' or a callable power(k, a); got {power!r}.")
     theory = prime(cosmo)
     linear = _interpolator(linear_power_table(theory.cosmo, transfer))
+    growth = growth_factor(theory, a)
     if power == "linear":
-        return linear(k) * grid.growth**2
-    return _halofit_on_grid(theory, k, grid, linear)
+        return linear(k) * growth**2
+    return _halofit(theory, k, a, growth, linear)
 
 
 def _check_ell(ell):
@@ -255,7 +259,7 @@ def angular_cl(
     grid = radial_grid(theory, max(t.z_max for t in tracers), n_radial)
     kernels, factors, owner = _components(cosmo, grid, tracers, ell)
     k = (ell[:, None] + 0.5) / grid.r[None, :]
-    p = matter_power_on_grid(theory, k, grid, power, transfer)
+    p = matter_power(theory, k, grid.a, power, transfer)
     integrand = p * (grid.dchi / grid.r**2)[None, :]  # (L, N)
     components = jnp.einsum("cn,dn,ln->cdl", kernels, kernels, integrand)
     components = components * factors[:, None, :] * factors[None, :, :]

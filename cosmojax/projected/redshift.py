@@ -36,13 +36,12 @@ zero). Under jit/vmap/grad traced out-of-range values give NaN densities.
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 import numpy as np
 
+from cosmojax._pytree import pytree_dataclass
 from cosmojax._validate import check_edges, check_finite, is_concrete, nan_unless
 
 __all__ = [
@@ -55,19 +54,11 @@ __all__ = [
     "mean_redshift",
     "NORM_NODES",
     "check_distribution",
+    "photoz_bins",
 ]
 
 #: Trapezoid nodes of the normalising integral and of the mean over [0, z_max].
 NORM_NODES = 4096
-
-
-def _distribution(cls):
-    """Frozen dataclass registered as a pytree; the field ``z_max`` is static metadata."""
-    cls = dataclasses.dataclass(frozen=True)(cls)
-    cls.replace = lambda self, **changes: dataclasses.replace(self, **changes)
-    names = [f.name for f in dataclasses.fields(cls)]
-    data = [n for n in names if n != "z_max"]
-    return jax.tree_util.register_dataclass(cls, data_fields=data, meta_fields=["z_max"])
 
 
 def _check_z_max(z_max) -> float:
@@ -92,7 +83,8 @@ def check_distribution(nz, name: str = "nz") -> None:
     """Raise unless ``nz`` is a redshift distribution with valid concrete numbers.
 
     ``TypeError`` for anything else; ``ValueError`` naming the field for NaN or infinite
-    numbers, z0, beta, sigma, sigma_z or stretch <= 0, z_lo >= z_hi, or a bad z_max.
+    numbers, z0, beta, sigma, sigma_z or stretch <= 0, z_lo >= z_hi, a bad z_max, or,
+    called outside jit/vmap/grad, nothing to normalise on the support.
     Traced numbers are skipped (they give NaN densities instead). A photo-z bin's parent
     is checked too.
     """
@@ -113,9 +105,17 @@ def check_distribution(nz, name: str = "nz") -> None:
         check_distribution(nz.parent, f"{name}.parent")
         if is_concrete((nz.z_lo, nz.z_hi)) and not np.all(np.asarray(nz.z_lo) < np.asarray(nz.z_hi)):
             raise ValueError(f"{name}: z_lo must be < z_hi; got z_lo={nz.z_lo}, z_hi={nz.z_hi}.")
+    if is_concrete(nz):
+        grid = _grid(nz)
+        norm = jnp.trapezoid(_transformed(nz, grid), grid)  # staged, not concrete, inside a trace
+        if is_concrete(norm) and not float(norm) > 0:
+            raise ValueError(
+                f"{name} has no objects on its support [0, z_max]: an empty bin, or a shift that moves "
+                "it outside; widen the bin or check shift and z_max."
+            )
 
 
-@_distribution
+@pytree_dataclass(static=("z_max",))
 class SmailNZ:
     """n(z) proportional to z^alpha exp(-(z / z0)^beta) on [0, z_max].
 
@@ -137,7 +137,7 @@ class SmailNZ:
         return nan_unless((self.z0 > 0) & (self.beta > 0), jnp.where(z > 0, value, 0.0))
 
 
-@_distribution
+@pytree_dataclass(static=("z_max",))
 class GaussianNZ:
     """n(z) proportional to exp(-(z - mean)^2 / (2 sigma^2)) on [0, z_max].
 
@@ -156,7 +156,7 @@ class GaussianNZ:
         return nan_unless(self.sigma > 0, jnp.exp(-0.5 * ((z - self.mean) / self.sigma) ** 2))
 
 
-@_distribution
+@pytree_dataclass(static=("z_max",))
 class TabulatedNZ:
     """n(z) read linearly from a table, zero outside its nodes. Build with ``tabulated_nz``.
 
@@ -207,7 +207,7 @@ def tabulated_nz(z, n, shift=0.0, stretch=1.0) -> TabulatedNZ:
     return TabulatedNZ(jnp.asarray(z_np), n, shift, stretch, float(z_np[-1]))
 
 
-@_distribution
+@pytree_dataclass(static=("z_max",))
 class PhotozBinNZ:
     """The part of ``parent`` whose photometric redshift lies in [z_lo, z_hi).
 
@@ -241,28 +241,33 @@ def photoz_bins(parent, edges, sigma_z=0.05):
     return [PhotozBinNZ(parent, float(lo), float(hi), sigma_z, z_max=parent.z_max) for lo, hi in zip(edges[:-1], edges[1:])]
 
 
-__all__.append("photoz_bins")
-
-
 def _grid(nz):
     return jnp.linspace(0.0, nz.z_max, NORM_NODES, dtype=jnp.result_type(float))
 
 
-def _trapezoid_mean(values, z):
-    """(integral, first moment) of ``values`` on the uniform grid ``z`` by the trapezoid rule."""
-    return jnp.trapezoid(values, z), jnp.trapezoid(values * z, z)
-
-
-def _transformed(nz, z):
-    """The shape of ``nz`` with its shift and stretch applied, zero outside [0, z_max]."""
+def _shape_mean(nz):
+    """Mean redshift of the unshifted, unstretched shape on [0, z_max] (the stretch's pivot)."""
     grid = _grid(nz)
     base = nz.shape(grid)
-    norm, first = _trapezoid_mean(base, grid)
-    mean = first / norm
+    return jnp.trapezoid(base * grid, grid) / jnp.trapezoid(base, grid)
+
+
+def _transformed(nz, z, mean=None):
+    """The shape of ``nz`` with its shift and stretch applied, zero outside [0, z_max];
+    ``mean``: ``_shape_mean(nz)`` when already known."""
+    mean = _shape_mean(nz) if mean is None else mean
     source = mean + (z - nz.shift - mean) / nz.stretch
     inside = (source >= 0.0) & (source <= nz.z_max) & (z >= 0.0) & (z <= nz.z_max)
     value = jnp.where(inside, nz.shape(jnp.clip(source, 0.0, nz.z_max)), 0.0)
     return nan_unless(nz.stretch > 0, value)
+
+
+def _density(nz, z):
+    """The normalised density, unchecked."""
+    grid = _grid(nz)
+    mean = _shape_mean(nz)
+    norm = jnp.trapezoid(_transformed(nz, grid, mean), grid)
+    return _transformed(nz, jnp.asarray(z, dtype=grid.dtype), mean) / norm
 
 
 def redshift_density(nz, z):
@@ -276,19 +281,12 @@ def redshift_density(nz, z):
     Returns
     -------
     array, shape of ``z``; integrates to 1 over [0, nz.z_max] (zero outside). jit, vmap
-    and grad safe in the distribution's numbers and in ``z``. Raises ``ValueError`` when a
-    concrete distribution vanishes on its support (nothing to normalise, e.g. an empty
-    photo-z bin or a shift that moves every object past z_max).
+    and grad safe in the distribution's numbers and in ``z``. Raises ``ValueError`` for a
+    bad concrete distribution (``check_distribution``), including one that vanishes on
+    its support (an empty photo-z bin, a shift that moves every object past z_max).
     """
     check_distribution(nz)
-    grid = _grid(nz)
-    norm = jnp.trapezoid(_transformed(nz, grid), grid)
-    if is_concrete(norm) and not float(norm) > 0:
-        raise ValueError(
-            "nz has no objects on its support [0, z_max]: an empty bin, or a shift that moves it "
-            "outside; widen the bin or check shift and z_max."
-        )
-    return _transformed(nz, jnp.asarray(z, dtype=grid.dtype)) / norm
+    return _density(nz, z)
 
 
 def mean_redshift(nz):

@@ -37,14 +37,14 @@ without magnification) and redshift supports are static. Distances are in Mpc/h.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cosmojax._validate import check_finite, is_concrete
+from cosmojax._pytree import pytree_dataclass
+from cosmojax._validate import check_finite
 from cosmojax.cosmology import HUBBLE_DISTANCE, comoving_distance, transverse_from_comoving
 from cosmojax.projected.redshift import check_distribution, redshift_density
 
@@ -77,22 +77,9 @@ class RadialGrid(NamedTuple):
     c_k: jax.Array
 
 
-def _tracer(static):
-    """Frozen dataclass registered as a pytree with the ``static`` fields as metadata."""
-
-    def wrap(cls):
-        cls = dataclasses.dataclass(frozen=True)(cls)
-        cls.replace = lambda self, **changes: dataclasses.replace(self, **changes)
-        names = [f.name for f in dataclasses.fields(cls)]
-        data = [n for n in names if n not in static]
-        return jax.tree_util.register_dataclass(cls, data_fields=data, meta_fields=list(static))
-
-    return wrap
-
-
-def _density_kernel(cosmo, grid, nz):
-    """p(z) dz/dchi = p(z) E(z) / D_H on the grid, 1 / (Mpc/h)."""
-    return redshift_density(nz, grid.z) * grid.hubble / HUBBLE_DISTANCE
+def _density_kernel(grid, density):
+    """p(z) dz/dchi = p(z) E(z) / D_H on the grid, 1 / (Mpc/h); ``density``: p on the grid."""
+    return density * grid.hubble / HUBBLE_DISTANCE
 
 
 def curvature_cosine(cosmo, r):
@@ -116,9 +103,9 @@ def _lensing_efficiency(cosmo, grid, source_weight):
     return 1.5 * cosmo.Omega_m * grid.r / (grid.a * HUBBLE_DISTANCE**2) * integral
 
 
-def _source_weight(grid, nz):
-    """Weight of each node in an integral over a source's p(z) dz."""
-    return grid.dz * redshift_density(nz, grid.z)
+def _source_weight(grid, density):
+    """Weight of each node in an integral over a source's p(z) dz (``density``: p on the grid)."""
+    return grid.dz * density
 
 
 def ell_factor(kind: str, ell):
@@ -131,7 +118,7 @@ def ell_factor(kind: str, ell):
     return jnp.ones_like(ell)
 
 
-@_tracer(static=("field",))
+@pytree_dataclass(static=("field",))
 class WeakLensing:
     """Galaxy shapes of a source sample: lensing shear (or convergence) and NLA alignments.
 
@@ -160,13 +147,14 @@ class WeakLensing:
 
     def kernels(self, cosmo, grid) -> list:
         """The radial kernel (N,) of each component on ``grid``, h/Mpc."""
-        lensing = _lensing_efficiency(cosmo, grid, _source_weight(grid, self.nz))
+        density = redshift_density(self.nz, grid.z)
+        lensing = _lensing_efficiency(cosmo, grid, _source_weight(grid, density))
         amplitude = self.ia_amplitude * ((1.0 + grid.z) / (1.0 + self.ia_z_pivot)) ** self.ia_eta
-        alignment = -amplitude * IA_NORMALISATION * cosmo.Omega_m / grid.growth * _density_kernel(cosmo, grid, self.nz)
+        alignment = -amplitude * IA_NORMALISATION * cosmo.Omega_m / grid.growth * _density_kernel(grid, density)
         return [(1.0 + self.multiplicative_bias) * (lensing + alignment)]
 
 
-@_tracer(static=())
+@pytree_dataclass
 class NumberCounts:
     """Galaxy number counts of a lens sample: linear bias, optional magnification.
 
@@ -190,14 +178,15 @@ class NumberCounts:
 
     def kernels(self, cosmo, grid) -> list:
         """The radial kernel (N,) of each component on ``grid``, h/Mpc."""
-        parts = [self.bias * _density_kernel(cosmo, grid, self.nz)]
+        density = redshift_density(self.nz, grid.z)
+        parts = [self.bias * _density_kernel(grid, density)]
         if self.magnification_bias is not None:
-            lensing = _lensing_efficiency(cosmo, grid, _source_weight(grid, self.nz))
+            lensing = _lensing_efficiency(cosmo, grid, _source_weight(grid, density))
             parts.append(-(2.0 - 5.0 * self.magnification_bias) * lensing)
         return parts
 
 
-@_tracer(static=("z_source",))
+@pytree_dataclass(static=("z_source",))
 class CMBLensing:
     """The CMB lensing convergence: a single source plane at ``z_source`` (static, > 0)."""
 
@@ -237,8 +226,6 @@ def check_tracer(tracer, name: str = "tracer") -> None:
             raise ValueError(f"{name}.z_source must be a Python number > 0 (static); got {z!r}.")
         return
     check_distribution(tracer.nz, f"{name}.nz")
-    if is_concrete(tracer.nz):
-        redshift_density(tracer.nz, 0.0)  # raises for a distribution with nothing on its support
     if isinstance(tracer, WeakLensing):
         if tracer.field not in ("shear", "convergence"):
             raise ValueError(f"{name}.field must be 'shear' or 'convergence'; got {tracer.field!r}.")

@@ -6,17 +6,16 @@ import jax.numpy as jnp
 import pytest
 from scipy.integrate import simpson
 
-from cosmojax.cosmology import growth_factor, hubble, planck2018, prime, transverse_comoving_distance
+from cosmojax.cosmology import hubble, planck2018, transverse_comoving_distance
 from cosmojax.cosmology import linear_power
 from cosmojax.projected import (
     CMBLensing,
     GaussianNZ,
     NumberCounts,
-    RadialGrid,
     SmailNZ,
     WeakLensing,
     angular_cl,
-    matter_power_on_grid,
+    matter_power,
     photoz_bins,
     redshift_density,
 )
@@ -51,11 +50,8 @@ def _ccl_power(cosmo):
     h = cosmo.h
     lnk = np.linspace(np.log(1e-5), np.log(1e4), 1500)
     a = np.geomspace(1.0 / 1101.0, 1.0, 400)
-    aj = jnp.asarray(a)
-    nodes = RadialGrid(z=1.0 / aj - 1.0, a=aj, chi=None, r=None, hubble=None,
-                       growth=growth_factor(prime(cosmo), aj), dchi=None, dz=None, c_k=None)
     k = jnp.asarray(np.exp(lnk))[:, None] * jnp.ones(a.size)[None, :]
-    pk = np.asarray(matter_power_on_grid(cosmo, k, nodes, "halofit"))
+    pk = np.asarray(matter_power(cosmo, k, jnp.asarray(a), "halofit"))
     return ccl.Pk2D(a_arr=a, lk_arr=lnk + np.log(h), pk_arr=np.log(pk.T / h**3), is_logp=True)
 
 
