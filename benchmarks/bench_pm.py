@@ -41,6 +41,8 @@ from cosmojax.sims import SimConfig, linear_density, lpt, nbody, white_noise
 from cosmojax.sims import particle_density as density
 from cosmojax.stats import power_spectrum
 
+from _one_loop import box_over_continuum
+
 
 def _timed(fn, *args, repeats=2):
     """Best wall time of the compiled ``fn``, its peak-memory estimate and its output."""
@@ -159,6 +161,25 @@ def _ratio_to_halofit(final_density, lin_density, cosmo, box_size, n):
     return rows
 
 
+#: Bins whose upper edge is below this (h/Mpc) also get the one-loop finite-box factor
+BOX_THEORY_K_MAX = 0.13
+
+
+def _box_factors(cosmo, box_size, n):
+    """One-loop SPT's (P_lin + P22 + P13) summed over the n^3 box's modes over the same in
+    infinite volume, mode-weighted per fidelity bin (``_one_loop.box_over_continuum``): how
+    far halofit's infinite-volume ratio is from what the box can hold. None above
+    ``BOX_THEORY_K_MAX``, where one loop no longer describes z = 0."""
+    k_table = np.logspace(-5, 2, 4000)
+    p_table = np.asarray(linear_power(cosmo, jnp.asarray(k_table), 1.0), dtype=float)
+
+    def power(k):
+        return np.exp(np.interp(np.log(np.maximum(k, 1e-5)), np.log(k_table), np.log(p_table)))
+
+    return [box_over_continuum(power, lo, hi, n, box_size) if hi < BOX_THEORY_K_MAX else None
+            for lo, hi in _fidelity_edges(n, box_size)]
+
+
 def _pmpp_run(config, cosmo, noise, fixed_amplitude=True):
     """Displacements at a = 1 of PM++ (``pmpp``, the pmwd-style PM on PyPI) evolving our 2LPT
     particles with its own force (CIC, spectral gradient, no compensation, modes above the
@@ -212,6 +233,7 @@ def bench_fidelity(n, steps, cosmo, peer=True, realisations=1, runs=FIDELITY_RUN
     # float32 draws whatever x64 says, so a realisation is the same noise in every run
     noises = [white_noise(jax.random.key(seed), (n, n, n), dtype=jnp.float32) for seed in range(realisations)]
     paint_shape = (2 * n,) * 3
+    box_factors = _box_factors(cosmo, box, n)
     runs = [("cosmojax",) + run for run in runs]
     if peer:
         runs += [("pmpp", "PM++, its defaults", dict(force_factor=f)) for f in peer_factors]
@@ -245,7 +267,9 @@ def bench_fidelity(n, steps, cosmo, peer=True, realisations=1, runs=FIDELITY_RUN
                 **{k: v for k, v in options.items()},
                 k=[round(r[0], 4) for r in rows], ratio_to_halofit=[round(float(r), 4) for r in mean],
                 standard_error=[None if np.isnan(e) else round(float(e), 4) for e in spread],
-                n_modes=[r[2] for r in rows])
+                n_modes=[r[2] for r in rows],
+                box_one_loop=[None if f is None else round(f, 4) for f in box_factors],
+                ratio_to_halofit_in_box=[None if f is None else round(float(r) / f, 4) for r, f in zip(mean, box_factors)])
 
 
 def main(argv=None) -> int:
@@ -261,6 +285,8 @@ def main(argv=None) -> int:
                         help="the large-scale fidelity table (P / linear x halofit) of clustered runs instead of timings")
     parser.add_argument("--spacing", type=float, default=2.0,
                         help="--fidelity: Mpc/h between particles, the box is spacing x mesh (default 2)")
+    parser.add_argument("--default-force-only", action="store_true",
+                        help="--fidelity: run only the default force (for many realisations)")
     parser.add_argument("--realisations", type=int, default=1,
                         help="paired-fixed pairs averaged in the fidelity table (default 1)")
     args = parser.parse_args(argv)
@@ -269,7 +295,7 @@ def main(argv=None) -> int:
         meshes = args.mesh
     cosmo = planck2018()
     if args.fidelity:
-        runs = QUICK_FIDELITY_RUNS if args.quick else FIDELITY_RUNS
+        runs = FIDELITY_RUNS[:1] if args.default_force_only else QUICK_FIDELITY_RUNS if args.quick else FIDELITY_RUNS
         for n in args.mesh or ([16] if args.quick else meshes):
             bench_fidelity(n, args.steps, cosmo, peer=not args.no_peer, realisations=args.realisations, runs=runs,
                            spacing=args.spacing)

@@ -8,7 +8,7 @@ all their numbers.
 
 from cosmojax.projected.covariance import data_vector, gaussian_covariance, pair_indices, shape_noise, shot_noise
 from cosmojax.projected.hankel import correlation, hankel_transform, valid_theta_range
-from cosmojax.projected.limber import angular_cl, matter_power, radial_grid
+from cosmojax.projected.limber import angular_cl, matter_power, radial_grid, radial_redshifts
 from cosmojax.projected.redshift import (
     GaussianNZ,
     PhotozBinNZ,
@@ -38,6 +38,7 @@ __all__ = [
     "RadialGrid",
     "angular_cl",
     "radial_grid",
+    "radial_redshifts",
     "matter_power",
     "correlation",
     "hankel_transform",

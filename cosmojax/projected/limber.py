@@ -43,7 +43,7 @@ from cosmojax.cosmology.parameters import check_cosmology
 from cosmojax.cosmology.primed import cosmology_of
 from cosmojax.projected.tracers import RadialGrid, check_tracer, curvature_cosine, ell_factor
 
-__all__ = ["angular_cl", "radial_grid", "matter_power", "Z_MIN", "A_HALOFIT_MIN", "HALOFIT_NODES"]
+__all__ = ["angular_cl", "radial_grid", "radial_redshifts", "matter_power", "Z_MIN", "A_HALOFIT_MIN", "HALOFIT_NODES"]
 
 #: First node of the line-of-sight grid (redshift).
 Z_MIN = 1e-4
@@ -77,6 +77,15 @@ def _nodes(z_max: float, n: int) -> tuple[np.ndarray, np.ndarray, float]:
         z = z - (_coordinate(z) - v) / (1.0 / (1.0 + z) + LOG_WEIGHT / z)
     z[0], z[-1] = Z_MIN, z_max
     return z, 1.0 / (1.0 / (1.0 + z) + LOG_WEIGHT / z), float(v[1] - v[0])
+
+
+def radial_redshifts(z_max: float, n_radial: int = 1025) -> np.ndarray:
+    """The redshifts (n_radial,) of ``radial_grid``'s nodes, numpy float64: they depend on
+    ``z_max`` and ``n_radial`` alone, not on the cosmology (static set-up, not traced)."""
+    n_radial = check_int("n_radial", n_radial, minimum=3)
+    if n_radial % 2 == 0:
+        raise ValueError(f"n_radial must be odd (Simpson's rule); got {n_radial}.")
+    return _nodes(float(z_max), n_radial)[0]
 
 
 def radial_grid(cosmo, z_max: float, n_radial: int = 1025) -> RadialGrid:

@@ -5,6 +5,8 @@ configurations (``SimConfig``, ``ReionisationConfig``), parameters are traced py
 The particle forward model is assembled once, in ``forward.py``: ``simulate`` (and
 ``nbody``, which calls it), ``evolve``, ``initial_displacements``, ``lpt_density``, with
 ``prime(cosmo, config)`` holding the growth table and the linear power on the mesh.
+``lightcone_map`` projects snapshots onto flat-sky or HEALPix maps of
+the tracers of ``cosmojax.projected`` (Born convergence, projected galaxy density).
 The modules ``cmb`` and ``reionisation`` are exported whole (``from cosmojax.sims import
 cmb``): their names are specific to skies.
 """
@@ -31,6 +33,7 @@ from cosmojax.sims.fields import (
     white_noise,
 )
 from cosmojax.sims.forward import evolve, initial_displacements, lpt_density, prime, simulate
+from cosmojax.sims.lightcone import flat_sky_directions, flat_sky_shear, healpix_directions, lightcone_map
 from cosmojax.sims.lpt import (
     Particles,
     lattice,
@@ -118,6 +121,11 @@ __all__ = [
     "counts_to_positions",
     "fixed_number_tracers",
     "count_field",
+    # lightcone maps of projected tracers
+    "lightcone_map",
+    "flat_sky_directions",
+    "healpix_directions",
+    "flat_sky_shear",
     # skies
     "cmb",
     "reionisation",
