@@ -128,7 +128,7 @@ def flat_sky_shear(kappa, field_deg: float):
     kappa : (n, n) real map (``lightcone_map`` on ``flat_sky_directions``);
     field_deg : the patch side in degrees (the ell scale cancels; kept to check the map).
     Returns two (n, n) maps, dimensionless; the ell = 0 mode carries no shear.
-    jit, vmap (over leading axes of a stack: use jax.vmap) and grad safe.
+    jit and grad safe; jax.vmap maps it over a stack of maps.
     """
     check_real("kappa", kappa)
     if np.ndim(kappa) != 2 or np.shape(kappa)[0] != np.shape(kappa)[1]:

@@ -169,6 +169,25 @@ def test_map_is_differentiable_in_cosmology_and_snapshots(x64):
     assert float(grad[1]) == pytest.approx(2 * float(loss(0.31, 1.0)), rel=1e-10)  # the map is linear in delta
 
 
+def test_map_vmaps_over_cosmologies_tracers_and_snapshots(x64):
+    config = SimConfig(mesh_shape=N_MESH, box_size=BOX, a_init=0.1, a_snapshots=A_SNAP)
+    snaps, _ = _wave_snapshots(A_SNAP)
+    dirs = flat_sky_directions(6.0, 4)
+    base = planck2018()
+
+    def one(omega_c, mean_z, scale):
+        tracer = WeakLensing(GaussianNZ(mean=mean_z, sigma=0.1), field="convergence")
+        s = snaps._replace(density=snaps.density * scale)
+        return lightcone_map(s, base.replace(Omega_c=omega_c), config, tracer, dirs, n_radial=257)
+
+    args = (jnp.array([0.25, 0.27]), jnp.array([0.6, 0.8]), jnp.array([1.0, 2.0]))
+    batched = jax.jit(jax.vmap(one))(*args)
+    for i in range(2):
+        np.testing.assert_allclose(batched[i], one(*(a[i] for a in args)), rtol=1e-9, atol=1e-15)
+    gamma = jax.vmap(lambda k: flat_sky_shear(k, 6.0)[0])(batched)
+    np.testing.assert_allclose(gamma[1], flat_sky_shear(batched[1], 6.0)[0], rtol=1e-5, atol=1e-10)
+
+
 def test_map_is_differentiable_through_the_particle_mesh(x64, key):
     """d/d(noise) of a map statistic through simulate: the adjoint equals plain autodiff, and
     a central difference along a random direction (16^3, three steps, float64) whose step is
