@@ -38,8 +38,6 @@ that is not a lattice direction of the box.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import healpy as hp
 import jax
 import jax.numpy as jnp
