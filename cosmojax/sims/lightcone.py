@@ -52,6 +52,7 @@ from cosmojax.projected import radial_grid, radial_redshifts
 from cosmojax.projected.tracers import check_tracer
 from cosmojax.sims.config import SimConfig
 from cosmojax.sims.nbody import Snapshots
+from cosmojax.sphere.geometry import check_nside
 
 __all__ = ["DEFAULT_CENTRE", "flat_sky_directions", "flat_sky_shear", "healpix_directions", "lightcone_map"]
 
@@ -105,8 +106,6 @@ def healpix_directions(nside: int, subpixels: int = 1) -> np.ndarray:
     (12 nside^2, 4^j, 3) to the centres of each pixel's children at nside 2^j (average the
     map over that axis for pixel means: point samples alias the power above the map's
     ell ~ 3 nside into lower multipoles). numpy, static set-up."""
-    from cosmojax.sphere.geometry import check_nside
-
     nside = check_nside(nside)
     subpixels = check_int("subpixels", subpixels)
     level = int(round(np.log(subpixels) / np.log(4)))
@@ -119,19 +118,18 @@ def healpix_directions(nside: int, subpixels: int = 1) -> np.ndarray:
     return np.stack(hp.pix2vec(nside * 2**level, children, nest=True), axis=-1)
 
 
-def flat_sky_shear(kappa, field_deg: float):
+def flat_sky_shear(kappa):
     """Shear (gamma_1, gamma_2) of a flat-sky convergence map (Kaiser & Squires 1993):
     gamma = ((l_1^2 - l_2^2) + 2 i l_1 l_2) / l^2 kappa in Fourier space, periodic patch.
 
-    kappa : (n, n) real map (``lightcone_map`` on ``flat_sky_directions``);
-    field_deg : the patch side in degrees (the ell scale cancels; kept to check the map).
+    kappa : (n, n) real map (``lightcone_map`` on ``flat_sky_directions``); the patch's
+    angular size cancels from the ratio, so it is not needed.
     Returns two (n, n) maps, dimensionless; the ell = 0 mode carries no shear.
     jit and grad safe; jax.vmap maps it over a stack of maps.
     """
     check_real("kappa", kappa)
     if np.ndim(kappa) != 2 or np.shape(kappa)[0] != np.shape(kappa)[1]:
         raise ValueError(f"kappa must be a square (n, n) map; got shape {np.shape(kappa)}.")
-    flat_sky_directions(field_deg, np.shape(kappa)[0])  # the same checks as the patch
     n = np.shape(kappa)[0]
     l1 = np.fft.fftfreq(n)[:, None]
     l2 = np.fft.fftfreq(n)[None, :]
@@ -147,20 +145,21 @@ def _node_plan(a_nodes: np.ndarray, a_snap: np.ndarray):
     """For each snapshot s: (node indices, interpolation coefficients, growth-scaled flags),
     static numpy. Nodes between two snapshots read both (linear in a); nodes before the
     first or after the last read that one, scaled by the growth (flag set, coefficient 0)."""
-    s_count = len(a_snap)
-    lower = np.searchsorted(a_snap, a_nodes, side="right") - 1
+    last = len(a_snap) - 1
+    lower = np.searchsorted(a_snap, a_nodes, side="right") - 1  # -1 .. last
+    before, after = lower < 0, (lower == last) & (a_nodes > a_snap[-1])
+    at_last = (lower == last) & ~after
+    between = (lower >= 0) & (lower < last)
+    i = np.clip(lower, 0, max(last - 1, 0))
+    width = np.where(between, a_snap[np.minimum(i + 1, last)] - a_snap[i], 1.0)
+    t = np.where(between, (a_nodes - a_snap[i]) / width, 0.0)
     plan = []
-    for s in range(s_count):
-        idx, coef, grow = [], [], []
-        for j, (a, i) in enumerate(zip(a_nodes, lower)):
-            if (i < 0 and s == 0) or (i == s_count - 1 and s == s_count - 1 and a > a_snap[-1]):
-                idx.append(j), coef.append(0.0), grow.append(True)
-            elif s_count > 1 and 0 <= i < s_count - 1 and s in (i, i + 1):
-                t = (a - a_snap[i]) / (a_snap[i + 1] - a_snap[i])
-                idx.append(j), coef.append(1.0 - t if s == i else t), grow.append(False)
-            elif i == s_count - 1 and s == s_count - 1:  # a == the last snapshot's
-                idx.append(j), coef.append(1.0), grow.append(False)
-        plan.append((np.array(idx, dtype=np.int64), np.array(coef), np.array(grow, dtype=bool)))
+    for s in range(last + 1):
+        grow = (before & (s == 0)) | (after & (s == last))
+        coef = np.where(between & (i == s), 1.0 - t, 0.0) + np.where(between & (i + 1 == s), t, 0.0) \
+            + np.where(at_last & (s == last), 1.0, 0.0)
+        idx = np.flatnonzero(grow | (between & ((i == s) | (i + 1 == s))) | (at_last & (s == last)))
+        plan.append((idx, coef[idx], grow[idx]))
     return plan
 
 

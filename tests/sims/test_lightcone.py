@@ -140,11 +140,11 @@ def test_shear_of_a_convergence_mode_is_the_kaiser_squires_rotation():
     n = 32
     x = np.arange(n)
     kappa = np.cos(2 * np.pi * 3 * x / n)[:, None] * np.ones(n)[None, :]  # l along the first axis
-    g1, g2 = flat_sky_shear(jnp.asarray(kappa), 5.0)
+    g1, g2 = flat_sky_shear(jnp.asarray(kappa))
     np.testing.assert_allclose(g1, kappa, atol=1e-6)  # (l1^2 - l2^2)/l^2 = 1
     np.testing.assert_allclose(g2, 0.0, atol=1e-6)
     diagonal = np.cos(2 * np.pi * (x[:, None] + x[None, :]) * 2 / n)
-    g1, g2 = flat_sky_shear(jnp.asarray(diagonal), 5.0)
+    g1, g2 = flat_sky_shear(jnp.asarray(diagonal))
     np.testing.assert_allclose(g1, 0.0, atol=1e-6)
     np.testing.assert_allclose(g2, diagonal, atol=1e-6)  # 2 l1 l2 / l^2 = 1
 
@@ -184,8 +184,8 @@ def test_map_vmaps_over_cosmologies_tracers_and_snapshots(x64):
     batched = jax.jit(jax.vmap(one))(*args)
     for i in range(2):
         np.testing.assert_allclose(batched[i], one(*(a[i] for a in args)), rtol=1e-9, atol=1e-15)
-    gamma = jax.vmap(lambda k: flat_sky_shear(k, 6.0)[0])(batched)
-    np.testing.assert_allclose(gamma[1], flat_sky_shear(batched[1], 6.0)[0], rtol=1e-5, atol=1e-10)
+    gamma = jax.vmap(lambda k: flat_sky_shear(k)[0])(batched)
+    np.testing.assert_allclose(gamma[1], flat_sky_shear(batched[1])[0], rtol=1e-5, atol=1e-10)
 
 
 def test_map_is_differentiable_through_the_particle_mesh(x64, key):
@@ -246,7 +246,7 @@ def test_bad_input_is_refused():
     with pytest.raises(ValueError, match="nside"):
         healpix_directions(12)
     with pytest.raises(ValueError, match="kappa"):
-        flat_sky_shear(jnp.ones((4, 6)), 5.0)
+        flat_sky_shear(jnp.ones((4, 6)))
     # number counts are a scalar field too: accepted
     counts = NumberCounts(GaussianNZ(mean=0.3, sigma=0.05), bias=1.5)
     assert lightcone_map(snaps, cosmo, config, counts, dirs, n_radial=257).shape == (4, 4)
