@@ -230,10 +230,10 @@ def lightcone_map(
     Returns
     -------
     The map, shape ``directions.shape[:-1]``, dimensionless (the convergence, or the
-    projected galaxy overdensity). jit safe (config, tracer structure, n_radial, observer
-    static; directions static or traced), vmap safe over the cosmology, the tracer's numbers
-    and the snapshots, differentiable in all three (in directions and ``observer`` piecewise,
-    through the trilinear reads).
+    projected galaxy overdensity). jit safe (config, the tracer's structure, directions,
+    n_radial and observer static), vmap safe over the cosmology, the tracer's numbers and
+    the snapshots, differentiable in all three (the trilinear reads are piecewise linear in
+    the ray positions, which move with the cosmology).
     """
     if not isinstance(config, SimConfig):
         raise TypeError(f"config must be a cosmojax.sims.SimConfig; got {type(config).__name__}.")
